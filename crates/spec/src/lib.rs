@@ -1,0 +1,13 @@
+//! husk-spec: reads `config.json` from an OCI bundle and checks it before any
+//! work starts, so that a bad config fails with one line naming the field.
+
+mod load;
+mod types;
+mod validate;
+
+pub use load::{load_bundle, parse_config, SpecError, CONFIG_FILE};
+pub use types::*;
+pub use validate::validate;
+
+/// The runtime-spec release husk implements.
+pub const OCI_VERSION: &str = "1.2.1";

@@ -1,0 +1,69 @@
+use crate::types::Spec;
+use std::path::{Path, PathBuf};
+
+pub const CONFIG_FILE: &str = "config.json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// `field` is a JSON path such as `process.user.uid`; `.` when the
+    /// document itself is broken.
+    #[error("config.json: {field}: {reason}")]
+    Parse { field: String, reason: String },
+    #[error("config.json: {field}: {reason}")]
+    Invalid { field: String, reason: String },
+}
+
+impl SpecError {
+    pub fn invalid(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        SpecError::Invalid {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Reads and validates `BUNDLE/config.json`.
+pub fn load_bundle(bundle: &Path) -> Result<Spec, SpecError> {
+    let path = bundle.join(CONFIG_FILE);
+    let data = std::fs::read(&path).map_err(|source| SpecError::Read { path, source })?;
+    let spec = parse_config(&data)?;
+    crate::validate(&spec)?;
+    Ok(spec)
+}
+
+/// Parses config.json bytes; a type error names the JSON path of the value.
+pub fn parse_config(data: &[u8]) -> Result<Spec, SpecError> {
+    let mut de = serde_json::Deserializer::from_slice(data);
+    let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        SpecError::Parse {
+            field: if field.is_empty() { ".".into() } else { field },
+            reason: strip_position(&inner),
+        }
+    })?;
+    de.end().map_err(|e| SpecError::Parse {
+        field: ".".into(),
+        reason: strip_position(&e),
+    })?;
+    Ok(spec)
+}
+
+/// serde_json appends " at line L column C"; keep it only for syntax errors,
+/// where the path says nothing useful.
+fn strip_position(e: &serde_json::Error) -> String {
+    let msg = e.to_string();
+    if e.is_syntax() || e.is_eof() {
+        return msg;
+    }
+    match msg.rfind(" at line ") {
+        Some(i) => msg[..i].to_string(),
+        None => msg,
+    }
+}

@@ -1,0 +1,291 @@
+//! Checks that serde cannot express: version, required fields, values that
+//! must be absolute, known names. Each error names the JSON path.
+
+use crate::load::SpecError;
+use crate::types::{NamespaceType, Spec};
+use std::collections::BTreeSet;
+
+pub fn validate(spec: &Spec) -> Result<(), SpecError> {
+    validate_version(&spec.oci_version)?;
+    let root = spec
+        .root
+        .as_ref()
+        .ok_or_else(|| SpecError::invalid("root", "is required on Linux"))?;
+    if root.path.as_os_str().is_empty() {
+        return Err(SpecError::invalid("root.path", "must not be empty"));
+    }
+    for (i, m) in spec.mounts.iter().enumerate() {
+        if !m.destination.is_absolute() {
+            return Err(SpecError::invalid(
+                format!("mounts[{i}].destination"),
+                format!("{:?} is not an absolute path", m.destination),
+            ));
+        }
+    }
+    if let Some(p) = &spec.process {
+        if p.args.is_empty() && p.command_line.is_none() {
+            return Err(SpecError::invalid("process.args", "must not be empty"));
+        }
+        if !p.cwd.is_absolute() {
+            return Err(SpecError::invalid(
+                "process.cwd",
+                format!("{:?} is not an absolute path", p.cwd),
+            ));
+        }
+        for (i, e) in p.env.iter().enumerate() {
+            if !e.contains('=') {
+                return Err(SpecError::invalid(
+                    format!("process.env[{i}]"),
+                    format!("{e:?} is not of the form KEY=VALUE"),
+                ));
+            }
+        }
+        let mut seen = BTreeSet::new();
+        for (i, r) in p.rlimits.iter().enumerate() {
+            if !r.typ.starts_with("RLIMIT_") {
+                return Err(SpecError::invalid(
+                    format!("process.rlimits[{i}].type"),
+                    format!("{:?} is not an RLIMIT_ name", r.typ),
+                ));
+            }
+            if r.soft > r.hard {
+                return Err(SpecError::invalid(
+                    format!("process.rlimits[{i}]"),
+                    "soft limit is greater than hard limit",
+                ));
+            }
+            if !seen.insert(&r.typ) {
+                return Err(SpecError::invalid(
+                    format!("process.rlimits[{i}].type"),
+                    format!("{} is given more than once", r.typ),
+                ));
+            }
+        }
+    }
+    let hooks = spec.hooks.iter().flat_map(|h| {
+        [
+            ("prestart", &h.prestart),
+            ("createRuntime", &h.create_runtime),
+            ("createContainer", &h.create_container),
+            ("startContainer", &h.start_container),
+            ("poststart", &h.poststart),
+            ("poststop", &h.poststop),
+        ]
+    });
+    for (name, list) in hooks {
+        for (i, h) in list.iter().enumerate() {
+            if !h.path.is_absolute() {
+                return Err(SpecError::invalid(
+                    format!("hooks.{name}[{i}].path"),
+                    format!("{:?} is not an absolute path", h.path),
+                ));
+            }
+            if matches!(h.timeout, Some(t) if t <= 0) {
+                return Err(SpecError::invalid(
+                    format!("hooks.{name}[{i}].timeout"),
+                    "must be greater than zero",
+                ));
+            }
+        }
+    }
+    if let Some(linux) = &spec.linux {
+        let mut seen = BTreeSet::new();
+        for (i, ns) in linux.namespaces.iter().enumerate() {
+            if !seen.insert(ns.typ) {
+                return Err(SpecError::invalid(
+                    format!("linux.namespaces[{i}].type"),
+                    format!("{} is given more than once", ns.typ.spec_name()),
+                ));
+            }
+            if let Some(p) = &ns.path {
+                if !p.is_absolute() {
+                    return Err(SpecError::invalid(
+                        format!("linux.namespaces[{i}].path"),
+                        format!("{p:?} is not an absolute path"),
+                    ));
+                }
+            }
+        }
+        let has_user = seen.contains(&NamespaceType::User);
+        if !has_user && (!linux.uid_mappings.is_empty() || !linux.gid_mappings.is_empty()) {
+            return Err(SpecError::invalid(
+                "linux.uidMappings",
+                "mappings are given without a user namespace",
+            ));
+        }
+        if linux.time_offsets.is_some() && !seen.contains(&NamespaceType::Time) {
+            return Err(SpecError::invalid(
+                "linux.timeOffsets",
+                "offsets are given without a time namespace",
+            ));
+        }
+        for (i, d) in linux.devices.iter().enumerate() {
+            if !matches!(d.typ.as_str(), "c" | "b" | "u" | "p") {
+                return Err(SpecError::invalid(
+                    format!("linux.devices[{i}].type"),
+                    format!("{:?} is not one of c, b, u, p", d.typ),
+                ));
+            }
+            if !d.path.is_absolute() {
+                return Err(SpecError::invalid(
+                    format!("linux.devices[{i}].path"),
+                    format!("{:?} is not an absolute path", d.path),
+                ));
+            }
+        }
+        if let Some(p) = &linux.rootfs_propagation {
+            if !matches!(
+                p.as_str(),
+                "" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
+                    | "unbindable" | "runbindable"
+            ) {
+                return Err(SpecError::invalid(
+                    "linux.rootfsPropagation",
+                    format!("{p:?} is not a propagation mode"),
+                ));
+            }
+        }
+        for (key, _) in linux.sysctl.iter() {
+            if key.is_empty() || key.contains("..") || key.starts_with('/') {
+                return Err(SpecError::invalid(
+                    format!("linux.sysctl.{key}"),
+                    "is not a valid sysctl name",
+                ));
+            }
+        }
+    }
+    if spec.hostname.as_deref().is_some_and(|h| !h.is_empty()) && !has_new_uts(spec) {
+        return Err(SpecError::invalid(
+            "hostname",
+            "a hostname needs a new uts namespace",
+        ));
+    }
+    Ok(())
+}
+
+fn has_new_uts(spec: &Spec) -> bool {
+    spec.linux.as_ref().is_some_and(|l| {
+        l.namespaces
+            .iter()
+            .any(|n| n.typ == NamespaceType::Uts && n.path.is_none())
+    })
+}
+
+/// Any 1.x release (with pre-release or build suffixes) is accepted.
+fn validate_version(v: &str) -> Result<(), SpecError> {
+    let mut parts = v.split(['-', '+']).next().unwrap_or("").split('.');
+    let major = parts.next();
+    let minor_ok = parts.next().is_some_and(|m| m.parse::<u32>().is_ok());
+    if major == Some("1") && minor_ok {
+        Ok(())
+    } else {
+        Err(SpecError::invalid(
+            "ociVersion",
+            format!("{v:?} is not a supported version (husk implements 1.x)"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse_config;
+
+    fn minimal() -> serde_json::Value {
+        serde_json::json!({
+            "ociVersion": "1.0.2",
+            "root": {"path": "rootfs"},
+            "process": {"args": ["sh"], "cwd": "/"},
+            "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}]}
+        })
+    }
+
+    fn check(v: serde_json::Value) -> Result<Spec, SpecError> {
+        let spec = parse_config(v.to_string().as_bytes())?;
+        validate(&spec)?;
+        Ok(spec)
+    }
+
+    #[test]
+    fn accepts_any_1x_version() {
+        for v in ["1.0.0", "1.0.2-dev", "1.2.1", "1.3.0+dev", "1.10.0"] {
+            let mut c = minimal();
+            c["ociVersion"] = v.into();
+            check(c).unwrap_or_else(|e| panic!("{v}: {e}"));
+        }
+        for v in ["2.0.0", "0.9", "", "1", "x.y"] {
+            let mut c = minimal();
+            c["ociVersion"] = v.into();
+            let e = check(c).unwrap_err().to_string();
+            assert!(e.contains("ociVersion"), "{v}: {e}");
+        }
+    }
+
+    #[test]
+    fn type_errors_name_the_json_path() {
+        let mut c = minimal();
+        c["process"]["user"] = serde_json::json!({"uid": "root"});
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.starts_with("config.json: process.user.uid: invalid type"), "{e}");
+    }
+
+    #[test]
+    fn syntax_errors_say_where() {
+        let e = parse_config(b"{\"ociVersion\": ").unwrap_err().to_string();
+        assert!(e.contains("line 1"), "{e}");
+    }
+
+    #[test]
+    fn relative_mount_destination_is_refused() {
+        let mut c = minimal();
+        c["mounts"] = serde_json::json!([{"destination": "proc", "type": "proc"}]);
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("mounts[0].destination"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_namespace_is_refused() {
+        let mut c = minimal();
+        c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}, {"type": "pid"}]);
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("linux.namespaces[1].type"), "{e}");
+    }
+
+    #[test]
+    fn unknown_namespace_type_is_a_parse_error_with_path() {
+        let mut c = minimal();
+        c["linux"]["namespaces"] = serde_json::json!([{"type": "bogus"}]);
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("linux.namespaces[0].type"), "{e}");
+    }
+
+    #[test]
+    fn hostname_needs_uts_namespace() {
+        let mut c = minimal();
+        c["hostname"] = "box".into();
+        assert!(check(c.clone()).unwrap_err().to_string().contains("hostname"));
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "uts"}));
+        check(c).unwrap();
+    }
+
+    #[test]
+    fn rlimits_checked() {
+        let mut c = minimal();
+        c["process"]["rlimits"] =
+            serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
+        assert!(check(c).unwrap_err().to_string().contains("process.rlimits[0]"));
+    }
+
+    #[test]
+    fn missing_root_and_relative_cwd() {
+        let mut c = minimal();
+        c.as_object_mut().unwrap().remove("root");
+        assert!(check(c).unwrap_err().to_string().contains("root"));
+        let mut c = minimal();
+        c["process"]["cwd"] = "tmp".into();
+        assert!(check(c).unwrap_err().to_string().contains("process.cwd"));
+    }
+}
