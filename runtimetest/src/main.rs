@@ -1,1 +1,138 @@
-fn main() {}
+//! runtimetest: runs inside a container, as its process, and checks that the
+//! runtime applied the OCI config: namespaces, hostname, process (args, env,
+//! cwd, user, umask, rlimits, capabilities, noNewPrivileges, oomScoreAdj,
+//! terminal), read-only root, mounts, devices, masked and read-only paths,
+//! and sysctls. Only what the config states, and only what can be known from
+//! inside the container, is asserted.
+//!
+//! Usage: `runtimetest [-v] [--exec] [CONFIG]`. CONFIG defaults to
+//! `/runtimetest.json` (the harness copies the bundle's config.json there).
+//! `-v` prints each check as it passes; `--exec` says the process was started
+//! by `exec`, not as the container's init (no pid 1 check). Exit status: 0
+//! when all checks pass ("runtimetest: all checks passed" on stdout), 1 with
+//! one line per mismatch on stderr, 2 on a usage or config read error.
+//!
+//! The rootfs is busybox only, so the binary must be static. Build it with:
+//!
+//! ```sh
+//! RUSTFLAGS='-C target-feature=+crt-static' cargo build -p runtimetest --release --target x86_64-unknown-linux-gnu
+//! ```
+//!
+//! which gives `target/x86_64-unknown-linux-gnu/release/runtimetest`.
+
+mod caps;
+mod checks;
+mod mounts;
+mod procfs;
+mod sys;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const DEFAULT_CONFIG: &str = "/runtimetest.json";
+const USAGE: &str = "usage: runtimetest [-v|--verbose] [--exec] [CONFIG]";
+
+#[derive(Debug, PartialEq)]
+struct Options {
+    verbose: bool,
+    exec: bool,
+    config: PathBuf,
+}
+
+fn parse_args(args: &[OsString]) -> Result<Option<Options>, String> {
+    let mut opts = Options {
+        verbose: false,
+        exec: false,
+        config: PathBuf::from(DEFAULT_CONFIG),
+    };
+    let mut config = None;
+    for a in args {
+        match a.to_str() {
+            Some("-v" | "--verbose") => opts.verbose = true,
+            Some("--exec") => opts.exec = true,
+            Some("-h" | "--help") => return Ok(None),
+            Some(s) if s.starts_with('-') && s.len() > 1 => {
+                return Err(format!("unknown option {s:?}"))
+            }
+            _ if config.is_none() => config = Some(PathBuf::from(a)),
+            _ => return Err(format!("unexpected argument {a:?}")),
+        }
+    }
+    if let Some(c) = config {
+        opts.config = c;
+    }
+    Ok(Some(opts))
+}
+
+fn main() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    let opts = match parse_args(&args) {
+        Ok(Some(o)) => o,
+        Ok(None) => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("runtimetest: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let text = match std::fs::read_to_string(&opts.config) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("runtimetest: cannot read {}: {e}", opts.config.display());
+            return ExitCode::from(2);
+        }
+    };
+    let cfg: serde_json::Value = match serde_json::from_str(&text) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("runtimetest: cannot parse {}: {e}", opts.config.display());
+            return ExitCode::from(2);
+        }
+    };
+    if !cfg.is_object() {
+        eprintln!("runtimetest: {}: want a JSON object", opts.config.display());
+        return ExitCode::from(2);
+    }
+
+    let ctx = checks::Ctx::read(&cfg, opts.exec);
+    let mut c = checks::Checker::new(opts.verbose);
+    checks::run_all(&mut c, &ctx);
+
+    if c.failed == 0 {
+        println!("runtimetest: all checks passed");
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "runtimetest: {} of {} checks failed",
+            c.failed,
+            c.failed + c.passed
+        );
+        ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Option<Options>, String> {
+        let v: Vec<OsString> = args.iter().map(OsString::from).collect();
+        parse_args(&v)
+    }
+
+    #[test]
+    fn args() {
+        let o = parse(&[]).unwrap().unwrap();
+        assert_eq!(o.config, PathBuf::from(DEFAULT_CONFIG));
+        assert!(!o.verbose && !o.exec);
+        let o = parse(&["-v", "/x.json", "--exec"]).unwrap().unwrap();
+        assert_eq!(o.config, PathBuf::from("/x.json"));
+        assert!(o.verbose && o.exec);
+        assert!(parse(&["--help"]).unwrap().is_none());
+        assert!(parse(&["--bogus"]).is_err());
+        assert!(parse(&["a", "b"]).is_err());
+    }
+}

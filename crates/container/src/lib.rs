@@ -1,1 +1,24 @@
+//! husk-container: the container lifecycle (create, start, kill, delete,
+//! run) over a state store under `--root`, one directory per container.
 
+mod console;
+mod create;
+mod delete;
+mod error;
+mod id;
+mod kill;
+mod run;
+mod signal;
+mod start;
+mod state;
+pub mod time;
+
+pub use create::{create, CreateOptions};
+pub use delete::delete;
+pub use error::ContainerError;
+pub use id::validate_id;
+pub use kill::kill;
+pub use run::{become_subreaper, wait_and_forward};
+pub use signal::parse_signal;
+pub use start::start;
+pub use state::{list, load, load_for_read, Container, Status};

@@ -1,1 +1,26 @@
+//! husk-process: the chain of processes that becomes a container.
+//!
+//! The caller (`launch`) forks an intermediate process that joins and
+//! creates namespaces (asking the caller to write its id maps when it makes a
+//! user namespace), then forks the container init, which becomes pid 1 of a
+//! new pid namespace. The init sets up the rootfs and the process, tells the
+//! caller it is ready, and waits on the start socket before exec'ing the
+//! user's program. There is no re-exec of the husk binary: every step runs
+//! in forked copies of the caller, which is single-threaded.
 
+mod caps;
+mod exec;
+pub mod hooks;
+mod init;
+mod launch;
+mod namespaces;
+mod pty;
+mod rlimits;
+mod sync;
+mod sys;
+mod user;
+
+pub use exec::find_executable;
+pub use launch::{launch, InitArgs, LaunchError, Parent};
+pub use rlimits::known as rlimit_known;
+pub use sys::{pidfd_open, process_start_time, wait_pidfd};

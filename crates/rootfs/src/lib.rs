@@ -1,1 +1,19 @@
+//! husk-rootfs: builds the container's filesystem view inside its new mount
+//! namespace: the config's mounts, devices, pivot_root, then masked and
+//! read-only paths. Runs in the container init, before the user's program.
 
+mod devices;
+mod error;
+mod finalize;
+mod mount;
+mod options;
+mod pivot;
+mod resolve;
+
+pub use devices::{create_default_devices, create_devices, mount_console};
+pub use error::RootfsError;
+pub use finalize::{make_root_readonly, mask_paths, readonly_paths, set_root_propagation};
+pub use mount::{mount_all, prepare_root, CgroupBind, MountContext};
+pub use options::{parse_options, MountOptions, SUPPORTED_OPTIONS};
+pub use pivot::{move_root, pivot_root};
+pub use resolve::resolve_in_root;

@@ -1,0 +1,271 @@
+//! `create`: from a bundle to an init waiting for `start`.
+
+use crate::state::{lock_dir, Container, StateData, START_SOCKET};
+use crate::{time, ContainerError};
+use husk_cgroups::Cgroup;
+use husk_process::{hooks, launch, InitArgs, Parent};
+use husk_spec::Spec;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::fs::DirBuilderExt;
+use std::os::unix::net::UnixListener;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub root: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+/// Creates the container and returns it, still locked, with its init
+/// waiting for `start`. On error nothing is left: no process, cgroup, or
+/// state directory.
+pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
+    crate::validate_id(&opts.id)?;
+    let bundle = std::fs::canonicalize(&opts.bundle)
+        .map_err(|e| ContainerError::io("bundle", &opts.bundle, e))?;
+    let spec = husk_spec::load_bundle(&bundle)?;
+    let process = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| ContainerError::Other("config.json: process: is required by create".into()))?;
+    if process.terminal && opts.console_socket.is_none() {
+        return Err(ContainerError::Other(
+            "config.json: process.terminal is true but no --console-socket was given".into(),
+        ));
+    }
+    if !process.terminal && opts.console_socket.is_some() {
+        return Err(ContainerError::Other(
+            "--console-socket was given but process.terminal is false".into(),
+        ));
+    }
+    let root_path = &spec.root.as_ref().expect("validated").path;
+    let rootfs_cfg = bundle.join(root_path);
+    let rootfs = std::fs::canonicalize(&rootfs_cfg).map_err(|e| {
+        ContainerError::Other(format!(
+            "config.json: root.path: {}: {}",
+            rootfs_cfg.display(),
+            io_text(&e)
+        ))
+    })?;
+    if !rootfs.is_dir() {
+        return Err(ContainerError::Other(format!(
+            "config.json: root.path: {} is not a directory",
+            rootfs.display()
+        )));
+    }
+
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&opts.root)
+        .map_err(|e| ContainerError::io("create state root", &opts.root, e))?;
+    let dir = opts.root.join(&opts.id);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(ContainerError::Exists(opts.id.clone()))
+        }
+        Err(e) => return Err(ContainerError::io("create state dir", &dir, e)),
+    }
+    // From here on the guard removes everything on failure.
+    let mut guard = Guard {
+        dir: dir.clone(),
+        cgroup: None,
+        init_pid: None,
+        poststop: None,
+        state_json: String::new(),
+    };
+    let lock = lock_dir(&dir, &opts.id)?;
+    let linux = spec.linux.clone().unwrap_or_default();
+    let cgroup = Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?;
+    let state = StateData {
+        id: opts.id.clone(),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        pid: 0,
+        pid_start: 0,
+        created: time::now_rfc3339(),
+        owner: String::new(),
+        annotations: spec.annotations.clone(),
+        cgroup: Some(cgroup.clone()),
+        creating: true,
+        hooks: spec.hooks.clone(),
+    };
+    let mut container = Container::new(dir.clone(), lock, state);
+    // Saved before anything is made, so that `delete --force` can undo a
+    // create that was killed half way.
+    container.save()?;
+    let created = cgroup.create(linux.resources.as_ref());
+    // Whatever create() made is recorded in `cgroup`, also on failure paths
+    // it did not undo itself.
+    guard.cgroup = Some(cgroup.clone());
+    created?;
+    container.state.cgroup = Some(cgroup.clone());
+    container.save()?;
+    guard.poststop = spec.hooks.as_ref().map(|h| h.poststop.clone());
+
+    let sock = container.short_path(START_SOCKET);
+    let listener = UnixListener::bind(&sock)
+        .map_err(|e| ContainerError::io("bind", dir.join(START_SOCKET), e))?;
+
+    let (preserve_fds, extra_env) = preserved_fds(opts.preserve_fds);
+    let (v1, cgroup_v2_dir) = cgroup.mount_sources();
+    let cgroup_v1 = v1
+        .into_iter()
+        .map(|(name, host_dir)| husk_rootfs::CgroupBind { name, host_dir })
+        .collect();
+    let args = InitArgs {
+        id: &opts.id,
+        spec: &spec,
+        bundle: &bundle,
+        rootfs,
+        start_listener: listener.as_raw_fd(),
+        preserve_fds,
+        extra_env,
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        cgroup_v1,
+        cgroup_v2_dir,
+    };
+    let mut parent = CreateParent {
+        container: &mut container,
+        spec: &spec,
+        cgroup: &cgroup,
+        console_socket: opts.console_socket.as_deref(),
+        guard: &mut guard,
+    };
+    launch(&args, &mut parent)?;
+    drop(listener);
+
+    container.state.creating = false;
+    container.save()?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, container.state.pid)?;
+    }
+    guard.disarm();
+    Ok(container)
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    s.split(" (os error").next().unwrap_or(&s).to_lowercase()
+}
+
+/// runc passes systemd socket activation through: the fds 3.. named by
+/// LISTEN_FDS in our environment, plus --preserve-fds more.
+fn preserved_fds(preserve: u32) -> (u32, Vec<String>) {
+    let listen: u32 = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut env = Vec::new();
+    if listen > 0 {
+        env.push(format!("LISTEN_FDS={listen}"));
+        env.push("LISTEN_PID=1".to_string());
+    }
+    (listen + preserve, env)
+}
+
+/// Writes the pid file through a temporary file and rename: engines poll
+/// for it and must never read it half written.
+pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError> {
+    let abs = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .map_err(|e| ContainerError::io("getcwd", ".", e))?
+            .join(path)
+    };
+    let tmp = abs.with_file_name(format!(
+        ".{}.tmp",
+        abs.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
+    ));
+    std::fs::write(&tmp, pid.to_string()).map_err(|e| ContainerError::io("write pid file", &tmp, e))?;
+    std::fs::rename(&tmp, &abs).map_err(|e| ContainerError::io("write pid file", &abs, e))
+}
+
+struct CreateParent<'a> {
+    container: &'a mut Container,
+    spec: &'a Spec,
+    cgroup: &'a Cgroup,
+    console_socket: Option<&'a Path>,
+    guard: &'a mut Guard,
+}
+
+impl Parent for CreateParent<'_> {
+    fn intermediate_started(&mut self, pid: i32) -> Result<(), String> {
+        self.cgroup.add_pid(pid).map_err(|e| e.to_string())
+    }
+
+    fn init_started(&mut self, pid: i32) -> Result<String, String> {
+        self.guard.init_pid = Some(pid);
+        let (start, _) = husk_process::process_start_time(pid)
+            .ok_or_else(|| format!("container init {pid} exited during create"))?;
+        self.container.state.pid = pid;
+        self.container.state.pid_start = start;
+        self.container.save().map_err(|e| e.to_string())?;
+        let state = self.container.oci_state(crate::Status::Creating).to_string();
+        self.guard.state_json = state.clone();
+        Ok(state)
+    }
+
+    fn create_hooks(&mut self) -> Result<(), String> {
+        let Some(h) = &self.spec.hooks else { return Ok(()) };
+        let state = self.guard.state_json.as_bytes();
+        hooks::run_all("prestart", &h.prestart, state).map_err(|e| e.to_string())?;
+        hooks::run_all("createRuntime", &h.create_runtime, state).map_err(|e| e.to_string())
+    }
+
+    fn console(&mut self, master: OwnedFd) -> Result<(), String> {
+        match self.console_socket {
+            Some(s) => crate::console::send_master(s, &master),
+            None => Err("process.terminal: no --console-socket to send the terminal to".into()),
+        }
+    }
+}
+
+/// Undoes a failed create: the init, the cgroup, then (per the spec's
+/// lifecycle, a failed create continues at "delete") the poststop hooks,
+/// and the state directory.
+struct Guard {
+    dir: PathBuf,
+    cgroup: Option<Cgroup>,
+    init_pid: Option<i32>,
+    poststop: Option<Vec<husk_spec::Hook>>,
+    state_json: String,
+}
+
+impl Guard {
+    fn disarm(&mut self) {
+        self.dir = PathBuf::new();
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if self.dir.as_os_str().is_empty() {
+            return;
+        }
+        if let Some(pid) = self.init_pid {
+            crate::kill::kill_and_wait(pid);
+        }
+        if let Some(cg) = &self.cgroup {
+            crate::delete::kill_cgroup(cg);
+            if let Err(e) = cg.destroy() {
+                tracing::warn!("cleanup after failed create: {e}");
+            }
+        }
+        if let (Some(hooks), Some(_)) = (&self.poststop, self.init_pid) {
+            hooks::run_all_warn("poststop", hooks, self.state_json.as_bytes());
+        }
+        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
+            tracing::warn!("cleanup after failed create: remove {}: {e}", self.dir.display());
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! `kill`: signals the init through a pidfd (so a reused pid is never
+//! hit), or with --all every process in the container's cgroup.
+
+use crate::{Container, ContainerError, Status};
+use nix::sys::signal::Signal;
+
+pub fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), ContainerError> {
+    let status = c.status();
+    if all {
+        if let Some(cg) = &c.state.cgroup {
+            for pid in cg.pids().unwrap_or_default() {
+                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+            }
+        }
+        if status != Status::Stopped {
+            signal_init(c, sig)?;
+        }
+        return Ok(());
+    }
+    if status == Status::Stopped {
+        return Err(ContainerError::transition(c.id(), "container not running"));
+    }
+    signal_init(c, sig)
+}
+
+fn signal_init(c: &Container, sig: Signal) -> Result<(), ContainerError> {
+    let fd = match husk_process::pidfd_open(c.state.pid) {
+        Ok(fd) => fd,
+        // Exited between the status check and here.
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        Err(e) => return Err(ContainerError::io("pidfd_open", format!("pid {}", c.state.pid), e)),
+    };
+    // The pidfd now pins the process; check it is still ours.
+    if !c.init_alive() {
+        return Ok(());
+    }
+    pidfd_send_signal(&fd, sig).map_err(|e| {
+        ContainerError::Other(format!("container {:?}: signal {sig}: {e}", c.id()))
+    })
+}
+
+fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Signal) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: pidfd_send_signal takes a pidfd, a signal number, a null
+    // siginfo and flags 0; no memory of ours is read or written.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig as i32,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    match r {
+        0 => Ok(()),
+        _ => {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::ESRCH) {
+                Ok(())
+            } else {
+                Err(e)
+            }
+        }
+    }
+}
+
+/// SIGKILL and wait (bounded) until the process has exited.
+pub(crate) fn kill_and_wait(pid: i32) {
+    let Ok(fd) = husk_process::pidfd_open(pid) else {
+        return;
+    };
+    let _ = pidfd_send_signal(&fd, Signal::SIGKILL);
+    if !husk_process::wait_pidfd(&fd, 10_000) {
+        tracing::warn!("process {pid} did not exit within 10s of SIGKILL");
+    }
+}

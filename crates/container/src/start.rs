@@ -1,0 +1,56 @@
+//! `start`: releases the init waiting on the start socket and learns from
+//! it whether the exec worked.
+
+use crate::state::START_SOCKET;
+use crate::{Container, ContainerError, Status};
+use husk_process::hooks;
+use std::io::Read;
+use std::os::unix::net::UnixStream;
+
+pub fn start(c: &mut Container) -> Result<(), ContainerError> {
+    match c.status() {
+        Status::Created => {}
+        Status::Stopped => {
+            return Err(ContainerError::transition(
+                c.id(),
+                "cannot start a container that has stopped",
+            ))
+        }
+        Status::Creating => {
+            return Err(ContainerError::transition(
+                c.id(),
+                "cannot start a container that is still being created",
+            ))
+        }
+        _ => {
+            return Err(ContainerError::transition(
+                c.id(),
+                "cannot start an already running container",
+            ))
+        }
+    }
+    let sock = c.short_path(START_SOCKET);
+    let mut conn = UnixStream::connect(&sock)
+        .map_err(|e| ContainerError::io("connect", c.dir.join(START_SOCKET), e))?;
+    // Once connected the container counts as started, whatever follows.
+    std::fs::remove_file(c.dir.join(START_SOCKET))
+        .map_err(|e| ContainerError::io("remove", c.dir.join(START_SOCKET), e))?;
+    // The init closes the connection by exec (close-on-exec), or writes why
+    // it could not get there.
+    let mut reply = String::new();
+    conn.read_to_string(&mut reply)
+        .map_err(|e| ContainerError::io("read start reply", c.dir.join(START_SOCKET), e))?;
+    if !reply.is_empty() {
+        return Err(ContainerError::Other(format!(
+            "container {:?} failed to start: {reply}",
+            c.id()
+        )));
+    }
+    if let Some(h) = &c.state.hooks {
+        if !h.poststart.is_empty() {
+            let state = c.oci_state(Status::Running).to_string();
+            hooks::run_all_warn("poststart", &h.poststart, state.as_bytes());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,236 @@
+//! The state store: `<root>/<id>/state.json`, written atomically, with the
+//! container directory flock'ed by every command that changes it.
+
+use crate::ContainerError;
+use husk_cgroups::Cgroup;
+use husk_spec::Hooks;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write;
+use nix::fcntl::{Flock, FlockArg};
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+/// Exists while the init waits for `start`: "created".
+pub const START_SOCKET: &str = "start.sock";
+
+/// What husk remembers of a container; `state` and `list` read only this
+/// file (never the bundle).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StateData {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// Host pid of the init, 0 until it exists.
+    pub pid: i32,
+    /// /proc/PID/stat start time of that pid: tells a reused pid apart.
+    pub pid_start: u64,
+    pub created: String,
+    pub owner: String,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub cgroup: Option<Cgroup>,
+    /// True until create has finished.
+    #[serde(default)]
+    pub creating: bool,
+    /// poststart and poststop run after create has returned.
+    #[serde(default)]
+    pub hooks: Option<Hooks>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// An opened container directory, locked for the life of the value.
+pub struct Container {
+    pub dir: PathBuf,
+    dir_fd: DirHandle,
+    pub state: StateData,
+}
+
+/// The container directory, flock'ed while this value lives (or, for
+/// readers, merely open).
+pub(crate) enum DirHandle {
+    Locked(Flock<File>),
+    Open(File),
+}
+
+impl DirHandle {
+    fn raw(&self) -> std::os::fd::RawFd {
+        match self {
+            DirHandle::Locked(f) => f.as_raw_fd(),
+            DirHandle::Open(f) => f.as_raw_fd(),
+        }
+    }
+}
+
+pub(crate) fn lock_dir(dir: &Path, id: &str) -> Result<DirHandle, ContainerError> {
+    let f = File::open(dir).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
+        _ => ContainerError::io("open", dir, e),
+    })?;
+    let locked = Flock::lock(f, FlockArg::LockExclusive)
+        .map_err(|(_, e)| ContainerError::io("lock", dir, e.into()))?;
+    Ok(DirHandle::Locked(locked))
+}
+
+/// Opens and locks `<root>/<id>`.
+pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
+    crate::validate_id(id)?;
+    let dir = root.join(id);
+    let dir_fd = lock_dir(&dir, id)?;
+    let path = dir.join(STATE_FILE);
+    let data = std::fs::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
+        _ => ContainerError::io("read", &path, e),
+    })?;
+    let state = serde_json::from_slice(&data).map_err(|e| {
+        ContainerError::Other(format!("container {id:?}: corrupt {}: {e}", path.display()))
+    })?;
+    Ok(Container { dir, dir_fd, state })
+}
+
+impl Container {
+    pub(crate) fn new(dir: PathBuf, dir_fd: DirHandle, state: StateData) -> Self {
+        Container { dir, dir_fd, state }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    /// Writes state.json through a temporary file and rename, so a reader
+    /// never sees half of it.
+    pub fn save(&self) -> Result<(), ContainerError> {
+        let tmp = self.dir.join(".state.json.tmp");
+        let data = serde_json::to_vec(&self.state)
+            .map_err(|e| ContainerError::Other(format!("encode state: {e}")))?;
+        let mut f = File::create(&tmp).map_err(|e| ContainerError::io("create", &tmp, e))?;
+        f.write_all(&data)
+            .map_err(|e| ContainerError::io("write", &tmp, e))?;
+        drop(f);
+        let path = self.dir.join(STATE_FILE);
+        std::fs::rename(&tmp, &path).map_err(|e| ContainerError::io("rename", &path, e))
+    }
+
+    /// Alive means the pid exists, is not a zombie, and started when ours
+    /// did; anything else is a stopped container.
+    pub fn init_alive(&self) -> bool {
+        if self.state.pid <= 0 {
+            return false;
+        }
+        match husk_process::process_start_time(self.state.pid) {
+            Some((start, st)) => start == self.state.pid_start && st != 'Z' && st != 'X',
+            None => false,
+        }
+    }
+
+    pub fn status(&self) -> Status {
+        if !self.init_alive() {
+            return Status::Stopped;
+        }
+        if self.state.creating {
+            return Status::Creating;
+        }
+        if self.dir.join(START_SOCKET).exists() {
+            return Status::Created;
+        }
+        if self.state.cgroup.as_ref().is_some_and(|c| c.is_frozen()) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    /// The state document of the runtime spec plus runc's extras, as
+    /// `state` prints it and hooks receive it.
+    pub fn oci_state(&self, status: Status) -> serde_json::Value {
+        let pid = if status == Status::Stopped { 0 } else { self.state.pid };
+        let mut v = serde_json::json!({
+            "ociVersion": husk_spec::OCI_VERSION,
+            "id": self.state.id,
+            "pid": pid,
+            "status": status.as_str(),
+            "bundle": self.state.bundle,
+            "rootfs": self.state.rootfs,
+            "created": self.state.created,
+            "owner": self.state.owner,
+        });
+        if !self.state.annotations.is_empty() {
+            v["annotations"] = serde_json::json!(self.state.annotations);
+        }
+        v
+    }
+
+    /// `/proc/self/fd/N/NAME`: a short path to a file in the container
+    /// directory whatever --root is (unix socket paths are limited to 108
+    /// bytes).
+    pub fn short_path(&self, name: &str) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}/{name}", self.dir_fd.raw()))
+    }
+}
+
+/// Every container under `root`, in name order; unreadable entries are
+/// skipped (a create in progress may not have written its state yet).
+pub fn list(root: &Path) -> Result<Vec<(Container, Status)>, ContainerError> {
+    let entries = match std::fs::read_dir(root) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(vec![]),
+        Err(e) => return Err(ContainerError::io("read", root, e)),
+    };
+    let mut ids: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .filter_map(|e| e.file_name().into_string().ok())
+        .collect();
+    ids.sort();
+    let mut out = Vec::new();
+    for id in ids {
+        if let Ok(c) = load_shared(root, &id) {
+            let s = c.status();
+            out.push((c, s));
+        }
+    }
+    Ok(out)
+}
+
+/// Reads a container's state without locking: state.json is replaced by
+/// rename, so it is always whole, and a hook that runs `husk state` during
+/// create must not wait for create's lock.
+pub fn load_for_read(root: &Path, id: &str) -> Result<Container, ContainerError> {
+    crate::validate_id(id)?;
+    load_shared(root, id)
+}
+
+pub(crate) fn load_shared(root: &Path, id: &str) -> Result<Container, ContainerError> {
+    let dir = root.join(id);
+    let f = File::open(&dir).map_err(|_| ContainerError::NotFound(id.to_string()))?;
+    let data = std::fs::read(dir.join(STATE_FILE))
+        .map_err(|_| ContainerError::NotFound(id.to_string()))?;
+    let state = serde_json::from_slice(&data)
+        .map_err(|e| ContainerError::Other(format!("container {id:?}: corrupt state: {e}")))?;
+    Ok(Container {
+        dir,
+        dir_fd: DirHandle::Open(f),
+        state,
+    })
+}

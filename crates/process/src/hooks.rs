@@ -1,0 +1,157 @@
+//! Runs OCI hooks: argv and env exactly as configured, the container state
+//! on stdin, a timeout, and the hook's output in the error when it fails.
+
+use husk_spec::Hook;
+use std::fs::File;
+use std::io::{Read, Seek, Write};
+use std::os::unix::process::CommandExt;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Debug, thiserror::Error)]
+#[error("hooks.{kind}[{index}] ({path}): {reason}")]
+pub struct HookError {
+    pub kind: &'static str,
+    pub index: usize,
+    pub path: String,
+    pub reason: String,
+}
+
+/// Runs `hooks` in order, stopping at the first failure.
+pub fn run_all(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<(), HookError> {
+    for (index, h) in hooks.iter().enumerate() {
+        run_one(h, state).map_err(|reason| HookError {
+            kind,
+            index,
+            path: h.path.display().to_string(),
+            reason,
+        })?;
+    }
+    Ok(())
+}
+
+/// Runs every hook, logging failures as warnings: the spec's rule for
+/// poststart and poststop.
+pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) {
+    for (index, h) in hooks.iter().enumerate() {
+        if let Err(reason) = run_one(h, state) {
+            tracing::warn!("hooks.{kind}[{index}] ({}): {reason}", h.path.display());
+        }
+    }
+}
+
+fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
+    let mut cmd = Command::new(&h.path);
+    if let Some((arg0, rest)) = h.args.split_first() {
+        cmd.arg0(arg0).args(rest);
+    }
+    cmd.env_clear();
+    for kv in &h.env {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    // Output goes to an anonymous file rather than a pipe: a chatty hook
+    // cannot block on a full pipe while we wait for it.
+    let out = output_file()?;
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::from(out.try_clone().map_err(|e| e.to_string())?))
+        .stderr(Stdio::from(out.try_clone().map_err(|e| e.to_string())?));
+    let mut child = cmd.spawn().map_err(|e| format!("cannot run: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin is fine.
+        let _ = stdin.write_all(state);
+    }
+    let deadline = h
+        .timeout
+        .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
+    let status = loop {
+        match child.try_wait().map_err(|e| e.to_string())? {
+            Some(s) => break s,
+            None if deadline.is_some_and(|d| Instant::now() >= d) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("timed out after {}s", h.timeout.unwrap_or(0)));
+            }
+            None => std::thread::sleep(Duration::from_millis(2)),
+        }
+    };
+    if status.success() {
+        return Ok(());
+    }
+    let text = read_tail(out);
+    let mut reason = match status.code() {
+        Some(c) => format!("exit status {c}"),
+        None => format!("{status}"),
+    };
+    if !text.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(&text);
+    }
+    Err(reason)
+}
+
+fn output_file() -> Result<File, String> {
+    let fd = nix::sys::memfd::memfd_create(
+        c"husk-hook-output",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )
+    .map_err(|e| format!("memfd_create: {e}"))?;
+    Ok(File::from(fd))
+}
+
+/// The last line or so of the hook's output, flattened to one line.
+fn read_tail(mut f: File) -> String {
+    let mut s = String::new();
+    let _ = f.rewind();
+    let _ = f.take(64 * 1024).read_to_string(&mut s);
+    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let n = joined.chars().count();
+    if n > 300 {
+        joined.chars().skip(n - 300).collect()
+    } else {
+        joined
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hook(script: &str, timeout: Option<i64>) -> Hook {
+        Hook {
+            path: "/bin/sh".into(),
+            args: vec!["sh".into(), "-c".into(), script.into()],
+            env: vec!["GREETING=hi".into()],
+            timeout,
+        }
+    }
+
+    #[test]
+    fn state_on_stdin_and_env_as_given() {
+        let dir = std::env::temp_dir().join(format!("husk-hook-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("out");
+        let h = hook(&format!("cat > {}; echo $GREETING >> {}", out.display(), out.display()), None);
+        run_all("prestart", &[h], b"{\"id\":\"x\"}").unwrap();
+        let got = std::fs::read_to_string(&out).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(got, "{\"id\":\"x\"}hi\n");
+    }
+
+    #[test]
+    fn failure_names_hook_and_output() {
+        let e = run_all("createRuntime", &[hook("echo boom >&2; exit 3", None)], b"{}")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "hooks.createRuntime[0] (/bin/sh): exit status 3: boom");
+    }
+
+    #[test]
+    fn timeout_kills_the_hook() {
+        let e = run_all("prestart", &[hook("sleep 30", Some(1))], b"{}")
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("timed out after 1s"), "{e}");
+    }
+}

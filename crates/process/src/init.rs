@@ -1,0 +1,230 @@
+//! The container init: pid 1 of the container until it execs the user's
+//! program. Everything here runs in forked memory; an error is returned as
+//! text and sent to the caller, who reports it and cleans up.
+
+use crate::launch::InitArgs;
+use crate::namespaces::Plan;
+use crate::sync::{Channel, Msg};
+use crate::{caps, exec, hooks, pty, rlimits, sys, user};
+use husk_rootfs as rootfs;
+use husk_spec::{NamespaceType, Spec};
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
+
+/// Returns only on failure, with the reason.
+pub fn run(args: &InitArgs, plan: &Plan, ch: &Channel) -> String {
+    match setup(args, plan, ch) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
+
+fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible, String> {
+    let spec = args.spec;
+    let process = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| "process: is required to create a container".to_string())?;
+    let state = match ch.recv().map_err(|e| e.to_string())? {
+        (Msg::State(s), _) => s,
+        (Msg::Error(e), _) => return Err(e),
+        (m, _) => return Err(format!("protocol error: unexpected {m:?}")),
+    };
+    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
+
+    setup_rootfs(args, plan, ch, &state, in_userns)?;
+
+    if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;
+    }
+    if let Some(d) = spec.domainname.as_deref().filter(|d| !d.is_empty()) {
+        set_domainname(d)?;
+    }
+    if in_userns {
+        // Non-dumpable /proc/self files belong to the host's root, which the
+        // namespace's root cannot write.
+        sys::set_dumpable(true)?;
+    }
+    write_sysctls(spec)?;
+    if let Some(adj) = process.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("process.oomScoreAdj: write /proc/self/oom_score_adj: {e}"))?;
+    }
+    if in_userns {
+        sys::set_dumpable(false)?;
+    }
+
+    if process.terminal {
+        let p = pty::open_pty()?;
+        rootfs::mount_console(&p.slave_path).map_err(|e| format!("process.terminal: {e}"))?;
+        ch.send_with_fd(&Msg::Console, Some(p.master.as_raw_fd()))
+            .map_err(|e| e.to_string())?;
+        ch.expect_proceed()?;
+        pty::attach_slave(&p.slave_path, process.console_size)?;
+    }
+
+    if let Some(l) = &spec.linux {
+        rootfs::readonly_paths(&l.readonly_paths).map_err(|e| e.to_string())?;
+        rootfs::mask_paths(&l.masked_paths, l.mount_label.as_deref()).map_err(|e| e.to_string())?;
+    }
+    if spec.root.as_ref().is_some_and(|r| r.readonly) {
+        rootfs::make_root_readonly().map_err(|e| e.to_string())?;
+    }
+
+    rlimits::apply(&process.rlimits)?;
+    if !args.no_new_keyring {
+        sys::join_session_keyring(&format!("_ses.{}", args.id))?;
+    }
+
+    let cwd = &process.cwd;
+    std::fs::create_dir_all(cwd)
+        .and_then(|_| std::env::set_current_dir(cwd))
+        .map_err(|e| format!("process.cwd: chdir to {}: {e}", cwd.display()))?;
+
+    let mut env = process.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_dir(process.user.uid)));
+    }
+    env.extend(args.extra_env.iter().cloned());
+    let arg0 = process
+        .args
+        .first()
+        .ok_or_else(|| "process.args: must not be empty".to_string())?;
+    let program = exec::find_executable(arg0, &env)?;
+
+    ch.send(&Msg::Ready).map_err(|e| e.to_string())?;
+
+    // SAFETY: the caller passed us its listening socket; this process owns
+    // its copy of the descriptor.
+    let listener = unsafe { UnixListener::from_raw_fd(args.start_listener) };
+    let mut conn = wait_for_start(&listener)?;
+    drop(listener);
+
+    // From here errors go to `start`, which is waiting on the connection.
+    let r = finish(args, spec, process, &program, &env, &state);
+    let msg = match r {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = conn.write_all(msg.as_bytes());
+    sys::exit_now(1);
+}
+
+fn setup_rootfs(
+    args: &InitArgs,
+    plan: &Plan,
+    ch: &Channel,
+    state: &str,
+    in_userns: bool,
+) -> Result<(), String> {
+    let spec = args.spec;
+    let linux = spec.linux.clone().unwrap_or_default();
+    if !plan.creates(NamespaceType::Mount) {
+        return Err("linux.namespaces: husk needs a new mount namespace to set up the rootfs".into());
+    }
+    let rootfs = args.rootfs.as_path();
+    let e = |e: rootfs::RootfsError| e.to_string();
+    rootfs::prepare_root(rootfs, linux.rootfs_propagation.as_deref()).map_err(e)?;
+    let ctx = rootfs::MountContext {
+        rootfs,
+        bundle: args.bundle,
+        cgroup_v1: &args.cgroup_v1,
+        cgroup_v2_dir: args.cgroup_v2_dir.as_deref(),
+        new_cgroupns: plan.creates(NamespaceType::Cgroup),
+    };
+    rootfs::mount_all(&ctx, &spec.mounts).map_err(e)?;
+    let binds_dev = spec
+        .mounts
+        .iter()
+        .any(|m| m.destination == Path::new("/dev") && m.options.iter().any(|o| o == "bind" || o == "rbind"));
+    if !binds_dev {
+        rootfs::create_default_devices(rootfs, in_userns).map_err(e)?;
+    }
+    rootfs::create_devices(rootfs, &linux.devices, in_userns).map_err(e)?;
+
+    ch.send(&Msg::RunCreateHooks).map_err(|e| e.to_string())?;
+    ch.expect_proceed()?;
+    if let Some(h) = &spec.hooks {
+        hooks::run_all("createContainer", &h.create_container, state.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+
+    if args.no_pivot {
+        rootfs::move_root(rootfs).map_err(e)?;
+    } else {
+        rootfs::pivot_root(rootfs).map_err(e)?;
+    }
+    if matches!(linux.rootfs_propagation.as_deref(), Some("shared" | "rshared")) {
+        rootfs::set_root_propagation(linux.rootfs_propagation.as_deref()).map_err(e)?;
+    }
+    Ok(())
+}
+
+fn set_domainname(d: &str) -> Result<(), String> {
+    // SAFETY: setdomainname reads exactly len bytes from the string, which
+    // outlives the call.
+    let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
+    if r != 0 {
+        return Err(format!("domainname: setdomainname: {}", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
+fn write_sysctls(spec: &Spec) -> Result<(), String> {
+    let Some(l) = &spec.linux else { return Ok(()) };
+    for (key, value) in &l.sysctl {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value.as_bytes())
+            .map_err(|e| format!("linux.sysctl.{key}: write {}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn wait_for_start(listener: &UnixListener) -> Result<UnixStream, String> {
+    loop {
+        match listener.accept() {
+            Ok((s, _)) => return Ok(s),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(format!("waiting for start: {e}")),
+        }
+    }
+}
+
+/// After `start`: startContainer hooks, then the privilege drop in the
+/// order the kernel allows, then exec.
+fn finish(
+    args: &InitArgs,
+    spec: &Spec,
+    process: &husk_spec::Process,
+    program: &Path,
+    env: &[String],
+    state: &str,
+) -> Result<std::convert::Infallible, String> {
+    if let Some(h) = &spec.hooks {
+        let running = state.replacen("\"status\":\"creating\"", "\"status\":\"created\"", 1);
+        hooks::run_all("startContainer", &h.start_container, running.as_bytes())
+            .map_err(|e| e.to_string())?;
+    }
+    if let Some(c) = &process.capabilities {
+        caps::drop_bounding(c)?;
+    }
+    sys::set_keepcaps(true)?;
+    user::switch(&process.user, user::setgroups_allowed())?;
+    sys::set_keepcaps(false)?;
+    if let Some(c) = &process.capabilities {
+        caps::apply(c)?;
+    }
+    if process.no_new_privileges {
+        sys::set_no_new_privs()?;
+    }
+    sys::reset_signals();
+    sys::cloexec_from(3 + args.preserve_fds)?;
+    // Only the preserved fds survive exec; make sure they are inheritable.
+    for fd in 3..3 + args.preserve_fds as i32 {
+        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
+    }
+    Err(exec::exec(program, &process.args, env))
+}

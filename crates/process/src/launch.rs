@@ -1,0 +1,221 @@
+//! The caller's side of the create chain and the intermediate process.
+
+use crate::namespaces::Plan;
+use crate::sync::{self, Channel, Msg};
+use crate::sys::exit_now;
+use husk_rootfs::CgroupBind;
+use husk_spec::{IdMapping, NamespaceType, Spec};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+use std::os::fd::{OwnedFd, RawFd};
+use std::path::{Path, PathBuf};
+
+/// Everything the container init needs; the forked children read it from
+/// their copy of the caller's memory.
+pub struct InitArgs<'a> {
+    pub id: &'a str,
+    pub spec: &'a Spec,
+    pub bundle: &'a Path,
+    /// Absolute host path of root.path.
+    pub rootfs: PathBuf,
+    /// The listening socket `start` connects to (close-on-exec).
+    pub start_listener: RawFd,
+    /// Extra fds (3..3+N) passed to the program: --preserve-fds plus
+    /// LISTEN_FDS.
+    pub preserve_fds: u32,
+    /// Added to process.env (LISTEN_FDS, LISTEN_PID).
+    pub extra_env: Vec<String>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub cgroup_v1: Vec<CgroupBind>,
+    pub cgroup_v2_dir: Option<PathBuf>,
+}
+
+/// What the caller does at each step of the chain.
+pub trait Parent {
+    /// The intermediate process exists: put it in the container's cgroup
+    /// (its children, the init among them, inherit it).
+    fn intermediate_started(&mut self, pid: i32) -> Result<(), String>;
+    /// The init exists (host pid). Returns the state JSON for hooks.
+    fn init_started(&mut self, pid: i32) -> Result<String, String>;
+    /// Mounts are done, pivot_root is not: prestart and createRuntime hooks.
+    fn create_hooks(&mut self) -> Result<(), String>;
+    /// The terminal's master side, for --console-socket.
+    fn console(&mut self, master: OwnedFd) -> Result<(), String>;
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    /// Reported by the container side (config or kernel refused something).
+    #[error("{0}")]
+    Container(String),
+    /// Failed on the caller's side.
+    #[error("{0}")]
+    Runtime(String),
+}
+
+/// Runs the chain up to "ready, waiting for start" and returns the init's
+/// host pid. On error every process it started is gone.
+pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchError> {
+    let linux = args.spec.linux.clone().unwrap_or_default();
+    let plan = Plan::new(&linux.namespaces).map_err(LaunchError::Runtime)?;
+    let (ours, theirs) = sync::pair().map_err(|e| LaunchError::Runtime(format!("socketpair: {e}")))?;
+
+    // SAFETY: husk is single-threaded whenever it launches a container (no
+    // thread is ever started before this point), so the child may run any
+    // code, allocation included, without inheriting a held lock.
+    let child = match unsafe { fork() } {
+        Err(e) => return Err(LaunchError::Runtime(format!("fork: {e}"))),
+        Ok(ForkResult::Child) => {
+            drop(ours);
+            let r = intermediate(args, &plan, &theirs);
+            if let Err(e) = r {
+                let _ = theirs.send(&Msg::Error(e));
+                exit_now(1);
+            }
+            exit_now(0);
+        }
+        Ok(ForkResult::Parent { child }) => child,
+    };
+    drop(theirs);
+    let mut init_pid = None;
+    let r = drive(&linux, parent, &ours, child, &mut init_pid);
+    if r.is_err() {
+        let _ = kill(child, Signal::SIGKILL);
+        if let Some(p) = init_pid {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+    let _ = waitpid(child, None);
+    r
+}
+
+fn drive(
+    linux: &husk_spec::Linux,
+    parent: &mut dyn Parent,
+    ch: &Channel,
+    child: Pid,
+    init_pid: &mut Option<i32>,
+) -> Result<i32, LaunchError> {
+    let rt = LaunchError::Runtime;
+    parent.intermediate_started(child.as_raw()).map_err(rt)?;
+    send(ch, &Msg::Proceed)?;
+    loop {
+        let (msg, fd) = ch.recv().map_err(|e| {
+            LaunchError::Container(format!("container init: {e}"))
+        })?;
+        match msg {
+            Msg::MapIds => {
+                write_id_maps(child.as_raw(), &linux.uid_mappings, &linux.gid_mappings)
+                    .map_err(rt)?;
+                send(ch, &Msg::Proceed)?;
+            }
+            Msg::InitPid(pid) => {
+                *init_pid = Some(pid);
+                let state = parent.init_started(pid).map_err(rt)?;
+                send(ch, &Msg::State(state))?;
+            }
+            Msg::RunCreateHooks => {
+                parent.create_hooks().map_err(rt)?;
+                send(ch, &Msg::Proceed)?;
+            }
+            Msg::Console => {
+                let fd = fd.ok_or_else(|| rt("console message without a descriptor".into()))?;
+                parent.console(fd).map_err(rt)?;
+                send(ch, &Msg::Proceed)?;
+            }
+            Msg::Ready => {
+                return init_pid
+                    .ok_or_else(|| rt("init ready before its pid was known".into()));
+            }
+            Msg::Error(e) => return Err(LaunchError::Container(e)),
+            other => return Err(rt(format!("protocol error: unexpected {other:?}"))),
+        }
+    }
+}
+
+fn send(ch: &Channel, m: &Msg) -> Result<(), LaunchError> {
+    ch.send(m)
+        .map_err(|e| LaunchError::Container(format!("container init exited: {e}")))
+}
+
+fn map_text(m: &[IdMapping]) -> String {
+    m.iter()
+        .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
+        .collect()
+}
+
+/// Written from outside, as the kernel requires a process with privilege
+/// over the parent namespace for multi-range maps.
+fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), String> {
+    let write = |file: &str, text: String, field: &str| {
+        if text.is_empty() {
+            return Ok(());
+        }
+        std::fs::write(format!("/proc/{pid}/{file}"), text.as_bytes())
+            .map_err(|e| format!("{field}: write /proc/{pid}/{file}: {e}"))
+    };
+    write("uid_map", map_text(uid), "linux.uidMappings")?;
+    write("gid_map", map_text(gid), "linux.gidMappings")
+}
+
+/// Joins the configured namespaces, creates the user namespace and waits
+/// for its maps, creates the rest, then forks the init.
+fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String> {
+    crate::sys::set_dumpable(false)?;
+    ch.expect_proceed()?;
+    plan.join_all()?;
+    if plan.creates(NamespaceType::User) {
+        Plan::unshare(&[NamespaceType::User])?;
+        ch.send(&Msg::MapIds).map_err(|e| e.to_string())?;
+        ch.expect_proceed()?;
+        // Become the namespace's root so that what follows is privileged in it.
+        let root_u = nix::unistd::Uid::from_raw(0);
+        let root_g = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(root_g, root_g, root_g)
+            .map_err(|e| format!("linux.gidMappings: setgid 0 in the user namespace: {e}"))?;
+        nix::unistd::setresuid(root_u, root_u, root_u)
+            .map_err(|e| format!("linux.uidMappings: setuid 0 in the user namespace: {e}"))?;
+    }
+    let rest: Vec<NamespaceType> = plan
+        .create
+        .iter()
+        .copied()
+        .filter(|t| *t != NamespaceType::User)
+        .collect();
+    Plan::unshare(&rest)?;
+    if plan.creates(NamespaceType::Time) {
+        write_time_offsets(args.spec)?;
+    }
+    // SAFETY: still single-threaded (a fork of the single-threaded caller).
+    match unsafe { fork() } {
+        Err(e) => Err(format!("fork init: {e}")),
+        Ok(ForkResult::Child) => {
+            let e = crate::init::run(args, plan, ch);
+            let _ = ch.send(&Msg::Error(e));
+            exit_now(1);
+        }
+        Ok(ForkResult::Parent { child }) => {
+            ch.send(&Msg::InitPid(child.as_raw())).map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<(), String> {
+    let Some(offsets) = spec.linux.as_ref().and_then(|l| l.time_offsets.as_ref()) else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, o) in offsets {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(format!(
+                "linux.timeOffsets.{clock}: only monotonic and boottime can be offset"
+            ));
+        }
+        text.push_str(&format!("{clock} {} {}\n", o.secs, o.nanosecs));
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .map_err(|e| format!("linux.timeOffsets: write /proc/self/timens_offsets: {e}"))
+}

@@ -1,0 +1,51 @@
+use husk_spec::Rlimit;
+
+fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
+    Some(match name {
+        "RLIMIT_AS" => libc::RLIMIT_AS,
+        "RLIMIT_CORE" => libc::RLIMIT_CORE,
+        "RLIMIT_CPU" => libc::RLIMIT_CPU,
+        "RLIMIT_DATA" => libc::RLIMIT_DATA,
+        "RLIMIT_FSIZE" => libc::RLIMIT_FSIZE,
+        "RLIMIT_LOCKS" => libc::RLIMIT_LOCKS,
+        "RLIMIT_MEMLOCK" => libc::RLIMIT_MEMLOCK,
+        "RLIMIT_MSGQUEUE" => libc::RLIMIT_MSGQUEUE,
+        "RLIMIT_NICE" => libc::RLIMIT_NICE,
+        "RLIMIT_NOFILE" => libc::RLIMIT_NOFILE,
+        "RLIMIT_NPROC" => libc::RLIMIT_NPROC,
+        "RLIMIT_RSS" => libc::RLIMIT_RSS,
+        "RLIMIT_RTPRIO" => libc::RLIMIT_RTPRIO,
+        "RLIMIT_RTTIME" => libc::RLIMIT_RTTIME,
+        "RLIMIT_SIGPENDING" => libc::RLIMIT_SIGPENDING,
+        "RLIMIT_STACK" => libc::RLIMIT_STACK,
+        _ => return None,
+    })
+}
+
+pub fn known(name: &str) -> bool {
+    resource(name).is_some()
+}
+
+/// Sets every rlimit; raising a hard limit needs CAP_SYS_RESOURCE, so this
+/// runs before capabilities are dropped.
+pub fn apply(rlimits: &[Rlimit]) -> Result<(), String> {
+    for (i, r) in rlimits.iter().enumerate() {
+        let res = resource(&r.typ).ok_or_else(|| {
+            format!("process.rlimits[{i}].type: {:?} is not a known rlimit", r.typ)
+        })?;
+        let lim = libc::rlimit {
+            rlim_cur: r.soft,
+            rlim_max: r.hard,
+        };
+        // SAFETY: `lim` is a valid rlimit struct that lives across the call;
+        // setrlimit only reads it.
+        if unsafe { libc::setrlimit(res, &lim) } != 0 {
+            return Err(format!(
+                "process.rlimits[{i}]: setrlimit {}: {}",
+                r.typ,
+                std::io::Error::last_os_error()
+            ));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! The config's mounts, in order, onto targets resolved inside the rootfs.
+
+use crate::options::{parse_options, propagation};
+use crate::resolve::{errno, resolve_in_root};
+use crate::RootfsError;
+use husk_spec::Mount;
+use nix::fcntl::{open, OFlag};
+use nix::mount::{mount, MsFlags};
+use nix::sys::stat::Mode;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// A host cgroup directory to show at `<cgroup mount>/<name>` (cgroup v1).
+#[derive(Debug, Clone)]
+pub struct CgroupBind {
+    pub name: String,
+    pub host_dir: PathBuf,
+}
+
+pub struct MountContext<'a> {
+    /// Absolute host path of the rootfs.
+    pub rootfs: &'a Path,
+    /// Relative bind sources are relative to the bundle, as with runc.
+    pub bundle: &'a Path,
+    /// v1 hierarchies to bind under a `cgroup` mount; empty means the host
+    /// is cgroup v2.
+    pub cgroup_v1: &'a [CgroupBind],
+    /// The container's own v2 directory, bound when there is no cgroup
+    /// namespace to make a fresh cgroup2 mount show the right subtree.
+    pub cgroup_v2_dir: Option<&'a Path>,
+    pub new_cgroupns: bool,
+}
+
+/// Turns the host's mounts into slaves (or the configured propagation) so
+/// nothing we do leaks back, and makes the rootfs a mount point, which
+/// pivot_root needs.
+pub fn prepare_root(rootfs: &Path, rootfs_propagation: Option<&str>) -> Result<(), RootfsError> {
+    let flags = rootfs_propagation
+        .and_then(propagation)
+        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    // Shared is applied after pivot (see set_root_propagation); a shared
+    // parent would make pivot_root fail, so start from a slave.
+    let first = if flags.contains(MsFlags::MS_SHARED) {
+        MsFlags::MS_SLAVE | MsFlags::MS_REC
+    } else {
+        flags | MsFlags::MS_REC
+    };
+    mount(None::<&str>, "/", None::<&str>, first, None::<&str>)
+        .map_err(|e| RootfsError::sys("make / private/slave", "/", e))?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| RootfsError::sys("bind mount rootfs", rootfs, e))?;
+    Ok(())
+}
+
+pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<(), RootfsError> {
+    for (i, m) in mounts.iter().enumerate() {
+        mount_one(ctx, i, m)?;
+    }
+    Ok(())
+}
+
+fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError> {
+    let o = parse_options(&m.options);
+    let typ = m.typ.as_deref().unwrap_or("");
+    let bind = o.is_bind() || typ == "bind";
+    let field = format!("mounts[{i}]");
+    for opt in &m.options {
+        if matches!(opt.as_str(), "idmap" | "ridmap") || opt.starts_with("r") && is_recursive_attr(opt) {
+            return Err(RootfsError::field(
+                format!("{field}.options"),
+                format!("{opt:?} is not supported by husk yet"),
+            ));
+        }
+    }
+
+    let source = m.source.as_ref().map(|s| {
+        if bind && s.is_relative() {
+            ctx.bundle.join(s)
+        } else {
+            s.clone()
+        }
+    });
+    let src_is_dir = if bind {
+        let s = source.as_ref().ok_or_else(|| {
+            RootfsError::field(format!("{field}.source"), "a bind mount needs a source")
+        })?;
+        let md = std::fs::metadata(s).map_err(|e| {
+            RootfsError::field(
+                format!("{field}.source"),
+                format!("{}: {}", s.display(), io_text(&e)),
+            )
+        })?;
+        md.is_dir()
+    } else {
+        true
+    };
+
+    let target = resolve_in_root(ctx.rootfs, &m.destination)?;
+    create_target(&target, src_is_dir).map_err(|e| match e {
+        RootfsError::Sys { op, path, source } => RootfsError::field(
+            format!("{field}.destination"),
+            format!("{op} {}: {source}", path.display()),
+        ),
+        other => other,
+    })?;
+    let target_fd = open_verified(ctx.rootfs, &target)?;
+    let target_proc = proc_fd_path(&target_fd);
+
+    let named = |e: nix::errno::Errno, what: &str| {
+        RootfsError::field(
+            field.clone(),
+            format!("{what} {} on {}: {e}", typ_or_bind(typ, bind), m.destination.display()),
+        )
+    };
+
+    if bind {
+        let src = source.as_ref().expect("checked above");
+        mount(
+            Some(src.as_path()),
+            &target_proc,
+            None::<&str>,
+            o.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+            None::<&str>,
+        )
+        .map_err(|e| named(e, "mount"))?;
+        let extra = o.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
+        if !extra.is_empty() {
+            // A bind mount takes its flags only on a remount; locked flags
+            // of the source (in a user namespace) must be kept or the kernel
+            // refuses the remount.
+            let keep = current_flags(&target_proc) - o.cleared;
+            mount(
+                None::<&str>,
+                &target_proc,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | keep,
+                None::<&str>,
+            )
+            .map_err(|e| named(e, "remount"))?;
+        }
+    } else if typ == "cgroup" || typ == "cgroup2" {
+        drop(target_fd);
+        mount_cgroup(ctx, &target, &o.flags, &field)?;
+    } else {
+        let src = source
+            .as_ref()
+            .map(|s| s.as_os_str().to_owned())
+            .unwrap_or_else(|| typ.into());
+        let data = (!o.data.is_empty()).then_some(o.data.as_str());
+        mount(
+            Some(src.as_os_str()),
+            &target_proc,
+            Some(typ),
+            o.flags - MsFlags::MS_REMOUNT,
+            data,
+        )
+        .map_err(|e| named(e, "mount"))?;
+    }
+    for p in &o.propagation {
+        mount(None::<&str>, &target, None::<&str>, *p, None::<&str>)
+            .map_err(|e| named(e, "set propagation of"))?;
+    }
+    Ok(())
+}
+
+fn is_recursive_attr(opt: &str) -> bool {
+    matches!(
+        opt,
+        "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
+            | "rnodiratime" | "rdiratime" | "rrelatime" | "rnorelatime" | "rnoatime" | "ratime"
+            | "rstrictatime" | "rnostrictatime" | "rnosymfollow" | "rsymfollow"
+    )
+}
+
+fn typ_or_bind(typ: &str, bind: bool) -> &str {
+    if bind {
+        "bind"
+    } else {
+        typ
+    }
+}
+
+fn io_text(e: &std::io::Error) -> String {
+    nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(0))
+        .desc()
+        .to_lowercase()
+}
+
+/// Creates the mount target (a directory, or an empty file for a file bind
+/// mount) and its parents, each component resolved inside the rootfs.
+pub(crate) fn create_target(target: &Path, dir: bool) -> Result<(), RootfsError> {
+    if target.symlink_metadata().is_ok() {
+        return Ok(());
+    }
+    if let Some(parent) = target.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| RootfsError::sys("mkdir", parent, errno(&e)))?;
+    }
+    let r = if dir {
+        std::fs::create_dir(target)
+    } else {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(target)
+            .map(|_| ())
+    };
+    match r {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(RootfsError::sys("create", target, errno(&e))),
+    }
+}
+
+/// Opens the target without following a final symlink and checks, through
+/// the fd, that it still lies inside the rootfs: mounting onto
+/// /proc/self/fd/N then cannot be redirected by a swapped path component.
+pub(crate) fn open_verified(rootfs: &Path, target: &Path) -> Result<OwnedFd, RootfsError> {
+    let fd = open(
+        target,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| RootfsError::sys("open", target, e))?;
+    // SAFETY: `open` just returned this descriptor and nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let real = std::fs::read_link(proc_fd_path(&fd))
+        .map_err(|e| RootfsError::sys("readlink", target, errno(&e)))?;
+    if !real.starts_with(rootfs) {
+        return Err(RootfsError::field(
+            "mounts",
+            format!(
+                "{} resolves to {}, outside the rootfs",
+                target.display(),
+                real.display()
+            ),
+        ));
+    }
+    Ok(fd)
+}
+
+pub(crate) fn proc_fd_path(fd: &OwnedFd) -> PathBuf {
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+}
+
+/// The flags of the mount at `path` that a bind remount must carry over.
+pub(crate) fn current_flags(path: &Path) -> MsFlags {
+    use nix::sys::statvfs::{statvfs, FsFlags};
+    let Ok(st) = statvfs(path) else {
+        return MsFlags::empty();
+    };
+    let f = st.flags();
+    let mut m = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            m |= ms;
+        }
+    }
+    m
+}
+
+/// v1: a tmpfs with one bind per hierarchy of the container's own cgroup.
+/// v2: a fresh cgroup2 mount in a new cgroup namespace, else a bind of the
+/// container's directory.
+fn mount_cgroup(
+    ctx: &MountContext,
+    target: &Path,
+    flags: &MsFlags,
+    field: &str,
+) -> Result<(), RootfsError> {
+    let base = *flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    let ro = flags.contains(MsFlags::MS_RDONLY);
+    let err = |e, what: &str, p: &Path| {
+        RootfsError::field(field, format!("{what} {}: {e}", p.display()))
+    };
+    if !ctx.cgroup_v1.is_empty() {
+        mount(Some("tmpfs"), target, Some("tmpfs"), base, Some("mode=755"))
+            .map_err(|e| err(e, "mount tmpfs on", target))?;
+        for b in ctx.cgroup_v1 {
+            let dir = target.join(&b.name);
+            std::fs::create_dir_all(&dir).map_err(|e| err(errno(&e), "mkdir", &dir))?;
+            mount(Some(&b.host_dir), &dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(|e| err(e, "bind cgroup onto", &dir))?;
+            let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | current_flags(&dir);
+            let f = if ro { f | MsFlags::MS_RDONLY } else { f };
+            mount(None::<&str>, &dir, None::<&str>, f, None::<&str>)
+                .map_err(|e| err(e, "remount", &dir))?;
+        }
+        if ro {
+            let f = MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | base;
+            mount(None::<&str>, target, None::<&str>, f, Some("mode=755"))
+                .map_err(|e| err(e, "remount", target))?;
+        }
+        return Ok(());
+    }
+    let f = if ro { base | MsFlags::MS_RDONLY } else { base };
+    match (ctx.new_cgroupns, ctx.cgroup_v2_dir) {
+        (false, Some(dir)) => {
+            mount(Some(dir), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(|e| err(e, "bind cgroup onto", target))?;
+            mount(
+                None::<&str>,
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REMOUNT | f,
+                None::<&str>,
+            )
+            .map_err(|e| err(e, "remount", target))
+        }
+        _ => mount(Some("cgroup2"), target, Some("cgroup2"), f, None::<&str>)
+            .map_err(|e| err(e, "mount cgroup2 on", target)),
+    }
+}
