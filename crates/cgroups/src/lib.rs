@@ -1,1 +1,426 @@
+//! husk-cgroups: places a container in cgroups (v1, hybrid, or v2) and
+//! applies the basic memory, pids, cpu and cpuset limits.
+//!
+//! Nothing about the host is assumed: mounted hierarchies come from
+//! /proc/self/mountinfo and the runtime's own cgroup from /proc/self/cgroup.
 
+mod error;
+mod fs;
+mod mountinfo;
+mod resolve;
+mod resources;
+mod v1;
+mod v2;
+mod view;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use husk_spec::Resources;
+use serde::{Deserialize, Serialize};
+
+pub use error::CgroupError;
+use resolve::{Hierarchy, Version};
+use resources::Limits;
+
+/// Where a container's cgroups live: on v1 one directory per mounted
+/// hierarchy (named ones and a hybrid host's cgroup2 mount included, as runc
+/// joins them all), on v2 a single directory.
+///
+/// It records which directories it makes, so that [`Cgroup::destroy`] run by
+/// a later `husk delete` removes only those: serialize it into the
+/// container's state after [`Cgroup::create`] returns (success or not). A
+/// state saved before then still lets destroy() clean up a create() that was
+/// killed half way, from the list of directories missing at resolve() time.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Cgroup {
+    version: Version,
+    hierarchies: Vec<Hierarchy>,
+    /// Directories missing when resolve() ran, in creation order.
+    #[serde(default)]
+    planned: Vec<PathBuf>,
+    /// Directories create() made, in creation order; `None` until create()
+    /// returns. A Mutex because create() takes `&self`.
+    #[serde(default)]
+    created: Mutex<Option<Vec<PathBuf>>>,
+}
+
+impl Clone for Cgroup {
+    fn clone(&self) -> Self {
+        Self {
+            version: self.version,
+            hierarchies: self.hierarchies.clone(),
+            planned: self.planned.clone(),
+            created: Mutex::new(self.created().clone()),
+        }
+    }
+}
+
+/// Hierarchies that list exactly the container's processes, best first, for
+/// pids(). name=systemd comes last because systemd may move processes.
+const PIDS_FROM: &[&str] = &[
+    "pids", "freezer", "memory", "cpu", "cpuacct", "devices", "blkio", "cpuset",
+];
+
+impl Cgroup {
+    /// Resolves `cgroups_path` (linux.cgroupsPath) against the host's
+    /// hierarchies. Creates nothing.
+    ///
+    /// - absolute "/a/b": relative to the root of each hierarchy, i.e. below
+    ///   each mount point;
+    /// - relative "a/b": relative to the calling process's own cgroup in each
+    ///   hierarchy, from /proc/self/cgroup;
+    /// - `None` or "": the relative path "<id>", i.e. the container id below
+    ///   the runtime's own cgroup. This is what runc 1.1.5 (cgroupfs driver)
+    ///   does: run from a shell whose memory cgroup was /process_api/X and
+    ///   every other cgroup "/", `runc run` without cgroupsPath put the
+    ///   container in memory:/process_api/X/<id> and in /<id> everywhere else
+    ///   (name=systemd and the hybrid cgroup2 mount included).
+    ///
+    /// ".." is resolved lexically and cannot climb above the base, as in
+    /// runc; a path that names the base itself ("/", ".") is refused, since
+    /// `kill --all` would then hit processes that are not the container's.
+    pub fn resolve(cgroups_path: Option<&str>, id: &str) -> Result<Self, CgroupError> {
+        let mountinfo_path = Path::new("/proc/self/mountinfo");
+        let cgroup_path = Path::new("/proc/self/cgroup");
+        let mounts = mountinfo::parse_mountinfo(&read_lossy(mountinfo_path)?)
+            .map_err(|(line, reason)| parse_error(mountinfo_path, line, reason))?;
+        let own = mountinfo::parse_proc_cgroup(&read_lossy(cgroup_path)?)
+            .map_err(|(line, reason)| parse_error(cgroup_path, line, reason))?;
+        let (version, mounts) = resolve::select(mounts)?;
+        let hierarchies = resolve::dirs(&mounts, &own, cgroups_path, id)?;
+        let planned = hierarchies.iter().flat_map(fs::missing).collect();
+        Ok(Self {
+            version,
+            hierarchies,
+            planned,
+            created: Mutex::default(),
+        })
+    }
+
+    /// Creates every directory (`mkdir -p`) and applies `resources`. Config
+    /// problems (a missing controller, an invalid value, cgroup v2 `unified`
+    /// settings on a v1 host) are found before anything is created; on any
+    /// later error what was created is removed again.
+    ///
+    /// Only memory (limit, reservation, swap, swappiness), pids, and cpu
+    /// (shares, quota, period, cpus, mems) are applied; other settings are
+    /// ignored with a warning, and the v1 devices cgroup is left untouched.
+    /// As in runc, 0 or "" means "not set" for these fields.
+    pub fn create(&self, resources: Option<&Resources>) -> Result<(), CgroupError> {
+        let mut made = Vec::new();
+        let result = self
+            .check(resources)
+            .and_then(|limits| self.make_and_apply(&limits, &mut made));
+        if result.is_err() {
+            let (kept, cleanup) = self.remove(&made);
+            if let Err(c) = cleanup {
+                tracing::warn!("cleaning up after a failed cgroup setup: {c}");
+            }
+            made = kept;
+        }
+        self.created().get_or_insert_with(Vec::new).extend(made);
+        result
+    }
+
+    fn check(&self, resources: Option<&Resources>) -> Result<Limits, CgroupError> {
+        let default = Resources::default();
+        let limits = Limits::from_spec(resources.unwrap_or(&default), self.version)?;
+        if self.version == Version::V1 {
+            v1::check_available(&self.hierarchies, &limits)?;
+        }
+        Ok(limits)
+    }
+
+    fn make_and_apply(&self, limits: &Limits, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+        for h in &self.hierarchies {
+            fs::mkdir_p(&h.dir, made)?;
+        }
+        match self.version {
+            Version::V1 => {
+                if let Some(h) = v1::find(&self.hierarchies, "cpuset") {
+                    v1::init_cpuset(h)?;
+                }
+                v1::apply(&self.hierarchies, limits)
+            }
+            Version::V2 => {
+                let h = self.first()?;
+                v2::enable_controllers(h);
+                v2::check_available(h, limits)?;
+                v2::apply(&h.dir, limits)
+            }
+        }
+    }
+
+    /// Moves `pid` into the container's cgroup in every hierarchy.
+    pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        let pid = pid.to_string();
+        for h in &self.hierarchies {
+            fs::write(&h.dir, "cgroup.procs", &pid)?;
+        }
+        Ok(())
+    }
+
+    /// Every process in the container's cgroup or below it, sorted. On v1
+    /// one hierarchy is enough, since add_pid() joins them all.
+    pub fn pids(&self) -> Result<Vec<i32>, CgroupError> {
+        let h = PIDS_FROM
+            .iter()
+            .find_map(|c| self.hierarchies.iter().find(|h| h.has(c)))
+            .map_or_else(|| self.first(), Ok)?;
+        let mut pids = Vec::new();
+        fs::procs_recursive(&h.dir, &mut pids)?;
+        pids.sort_unstable();
+        pids.dedup();
+        Ok(pids)
+    }
+
+    /// Removes the directories create() made, deepest first; cgroups the
+    /// container made below its own go too. A directory that is already gone
+    /// is fine. A parent that is still in use (another container below it)
+    /// stays, as does everything that existed before.
+    ///
+    /// If create() never returned (the state was saved before it and the
+    /// runtime died), the directories that were missing at resolve() time
+    /// are removed instead; rmdir only succeeds on an empty cgroup, so at
+    /// worst an unused one that appeared meanwhile goes too.
+    pub fn destroy(&self) -> Result<(), CgroupError> {
+        let mut created = self.created();
+        let dirs = created.clone().unwrap_or_else(|| self.planned.clone());
+        let (kept, result) = self.remove(&dirs);
+        *created = Some(kept);
+        result
+    }
+
+    /// Removes `dirs` (in creation order) deepest first. Returns the ones
+    /// still there and the first error; it carries on past errors so that
+    /// one busy hierarchy does not leak all the others.
+    fn remove(&self, dirs: &[PathBuf]) -> (Vec<PathBuf>, Result<(), CgroupError>) {
+        let mut kept = Vec::new();
+        let mut first_err = None;
+        for d in dirs.iter().rev() {
+            let removed = if self.hierarchies.iter().any(|h| h.dir == *d) {
+                fs::remove_tree(d).map(|()| true)
+            } else {
+                fs::remove_parent(d)
+            };
+            match removed {
+                Ok(true) => {}
+                Ok(false) => kept.push(d.clone()),
+                Err(e) => {
+                    kept.push(d.clone());
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        kept.reverse();
+        (kept, first_err.map_or(Ok(()), Err))
+    }
+
+    /// True on a pure cgroup v2 host; false on v1 and hybrid hosts.
+    pub fn is_v2(&self) -> bool {
+        self.version == Version::V2
+    }
+
+    /// The container's directory in each hierarchy.
+    pub fn dirs(&self) -> impl Iterator<Item = &Path> {
+        self.hierarchies.iter().map(|h| h.dir.as_path())
+    }
+
+    /// Only a hand-edited state can have none.
+    fn first(&self) -> Result<&Hierarchy, CgroupError> {
+        self.hierarchies
+            .first()
+            .ok_or_else(|| CgroupError::Host("the cgroup state lists no hierarchy".into()))
+    }
+
+    fn created(&self) -> MutexGuard<'_, Option<Vec<PathBuf>>> {
+        // The list stays consistent even if a holder panicked.
+        self.created.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// Mount points are bytes; a non-UTF-8 one elsewhere must not stop us.
+fn read_lossy(path: &Path) -> Result<String, CgroupError> {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .map_err(|err| CgroupError::Read {
+            path: path.to_path_buf(),
+            err,
+        })
+}
+
+fn parse_error(path: &Path, line: usize, reason: String) -> CgroupError {
+    CgroupError::Parse {
+        path: path.to_path_buf(),
+        line,
+        reason,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use husk_spec::{Cpu, Memory, Pids};
+
+    /// A scratch directory standing in for cgroupfs, removed on drop.
+    struct Scratch(PathBuf);
+
+    impl Scratch {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("husk-cgroups-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            Scratch(dir)
+        }
+    }
+
+    impl Drop for Scratch {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn cgroup(version: Version, hierarchies: Vec<Hierarchy>) -> Cgroup {
+        Cgroup {
+            version,
+            hierarchies,
+            planned: vec![],
+            created: Mutex::default(),
+        }
+    }
+
+    #[test]
+    fn v1_missing_controller_fails_before_creating_anything() {
+        let scratch = Scratch::new("v1-missing");
+        let dir = scratch.0.join("pids/ctr");
+        let cg = cgroup(
+            Version::V1,
+            vec![Hierarchy {
+                controllers: vec!["pids".into()],
+                mount_point: scratch.0.join("pids"),
+                dir: dir.clone(),
+            }],
+        );
+        let res = Resources {
+            memory: Some(Memory {
+                limit: Some(1 << 20),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = cg.create(Some(&res)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "linux.resources.memory: the memory controller is not available on this host"
+        );
+        let res = Resources {
+            cpu: Some(Cpu {
+                quota: Some(10_000),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = cg.create(Some(&res)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "linux.resources.cpu.quota: the cpu controller is not available on this host"
+        );
+        assert!(!dir.exists());
+        assert!(!scratch.0.join("pids").exists());
+    }
+
+    /// A fake v2 tree: the mount point offers `host`, the container's
+    /// (pre-made) directory got `here` and empty interface files.
+    fn fake_v2(scratch: &Scratch, host: &str, here: &str) -> Cgroup {
+        let mount = scratch.0.join("unified");
+        let dir = mount.join("ctr");
+        std::fs::create_dir_all(&dir).unwrap();
+        for (d, file, content) in [
+            (&mount, "cgroup.controllers", host),
+            (&mount, "cgroup.subtree_control", ""),
+            (&dir, "cgroup.controllers", here),
+        ] {
+            std::fs::write(d.join(file), content).unwrap();
+        }
+        for file in [
+            "memory.max",
+            "memory.low",
+            "memory.swap.max",
+            "pids.max",
+            "cpu.weight",
+            "cpu.max",
+            "cpuset.cpus",
+            "cpuset.mems",
+        ] {
+            std::fs::write(dir.join(file), "").unwrap();
+        }
+        cgroup(
+            Version::V2,
+            vec![Hierarchy {
+                controllers: vec![],
+                mount_point: mount,
+                dir,
+            }],
+        )
+    }
+
+    #[test]
+    fn v2_writes_converted_values_to_v2_files() {
+        let scratch = Scratch::new("v2-apply");
+        let cg = fake_v2(&scratch, "cpuset cpu memory pids", "cpuset cpu memory pids");
+        let res = Resources {
+            memory: Some(Memory {
+                limit: Some(64 << 20),
+                reservation: Some(32 << 20),
+                swap: Some(96 << 20),
+                ..Default::default()
+            }),
+            pids: Some(Pids { limit: -1 }),
+            cpu: Some(Cpu {
+                shares: Some(1024),
+                quota: Some(50_000),
+                period: Some(100_000),
+                cpus: Some("0-1".into()),
+                mems: Some("0".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cg.create(Some(&res)).unwrap();
+        let dir = &cg.hierarchies[0].dir;
+        let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap();
+        assert_eq!(read("memory.max"), (64 << 20).to_string());
+        assert_eq!(read("memory.low"), (32 << 20).to_string());
+        assert_eq!(read("memory.swap.max"), (32 << 20).to_string());
+        assert_eq!(read("pids.max"), "max");
+        assert_eq!(read("cpu.weight"), "39");
+        assert_eq!(read("cpu.max"), "50000 100000");
+        assert_eq!(read("cpuset.cpus"), "0-1");
+        assert_eq!(read("cpuset.mems"), "0");
+        // It made nothing, so it removes nothing.
+        cg.destroy().unwrap();
+        assert!(dir.is_dir());
+    }
+
+    #[test]
+    fn v2_tells_a_missing_controller_from_one_not_enabled() {
+        let scratch = Scratch::new("v2-missing");
+        let res = Resources {
+            pids: Some(Pids { limit: 10 }),
+            ..Default::default()
+        };
+        let cg = fake_v2(&scratch, "cpu memory", "cpu memory");
+        assert_eq!(
+            cg.create(Some(&res)).unwrap_err().to_string(),
+            "linux.resources.pids: the pids controller is not available on this host"
+        );
+        let cg = fake_v2(&scratch, "cpu memory pids", "cpu memory");
+        let e = cg.create(Some(&res)).unwrap_err();
+        assert!(
+            matches!(&e, CgroupError::ControllerNotEnabled { controller: "pids", path, .. } if *path == cg.hierarchies[0].dir),
+            "{e}"
+        );
+    }
+}

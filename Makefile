@@ -1,0 +1,41 @@
+# make demo: set up, build, and run a real container end to end.
+# make test: set up, build, lint, unit and integration tests (as root).
+CARGO ?= cargo
+HOST_TARGET := x86_64-unknown-linux-gnu
+HUSK := $(CURDIR)/target/release/husk
+RUNTIMETEST := $(CURDIR)/target/$(HOST_TARGET)/release/runtimetest
+
+.PHONY: all deps build runtimetest demo test unit integration lint fmt clean
+
+all: build
+
+deps:
+	hack/deps.sh
+
+build: deps
+	$(CARGO) build --release -p husk
+
+# Runs inside containers whose rootfs is only busybox: linked statically.
+runtimetest: deps
+	RUSTFLAGS='-C target-feature=+crt-static' $(CARGO) build --release -p runtimetest --target $(HOST_TARGET)
+
+demo: build
+	HUSK=$(HUSK) hack/demo.sh
+
+lint:
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+unit: deps
+	$(CARGO) test --workspace --exclude husk-integration
+
+integration: build runtimetest
+	HUSK_BIN=$(HUSK) RUNTIMETEST_BIN=$(RUNTIMETEST) $(CARGO) test -p husk-integration -- --test-threads=4
+
+test: deps lint unit integration
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean
