@@ -30,10 +30,9 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     let bundle = std::fs::canonicalize(&opts.bundle)
         .map_err(|e| ContainerError::io("bundle", &opts.bundle, e))?;
     let spec = husk_spec::load_bundle(&bundle)?;
-    let process = spec
-        .process
-        .as_ref()
-        .ok_or_else(|| ContainerError::Other("config.json: process: is required by create".into()))?;
+    let process = spec.process.as_ref().ok_or_else(|| {
+        ContainerError::Other("config.json: process: is required by create".into())
+    })?;
     if process.terminal && opts.console_socket.is_none() {
         return Err(ContainerError::Other(
             "config.json: process.terminal is true but no --console-socket was given".into(),
@@ -186,7 +185,8 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError
         ".{}.tmp",
         abs.file_name().and_then(|n| n.to_str()).unwrap_or("pid")
     ));
-    std::fs::write(&tmp, pid.to_string()).map_err(|e| ContainerError::io("write pid file", &tmp, e))?;
+    std::fs::write(&tmp, pid.to_string())
+        .map_err(|e| ContainerError::io("write pid file", &tmp, e))?;
     std::fs::rename(&tmp, &abs).map_err(|e| ContainerError::io("write pid file", &abs, e))
 }
 
@@ -210,13 +210,18 @@ impl Parent for CreateParent<'_> {
         self.container.state.pid = pid;
         self.container.state.pid_start = start;
         self.container.save().map_err(|e| e.to_string())?;
-        let state = self.container.oci_state(crate::Status::Creating).to_string();
+        let state = self
+            .container
+            .oci_state(crate::Status::Creating)
+            .to_string();
         self.guard.state_json = state.clone();
         Ok(state)
     }
 
     fn create_hooks(&mut self) -> Result<(), String> {
-        let Some(h) = &self.spec.hooks else { return Ok(()) };
+        let Some(h) = &self.spec.hooks else {
+            return Ok(());
+        };
         let state = self.guard.state_json.as_bytes();
         hooks::run_all("prestart", &h.prestart, state).map_err(|e| e.to_string())?;
         hooks::run_all("createRuntime", &h.create_runtime, state).map_err(|e| e.to_string())
@@ -265,7 +270,10 @@ impl Drop for Guard {
             hooks::run_all_warn("poststop", hooks, self.state_json.as_bytes());
         }
         if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            tracing::warn!("cleanup after failed create: remove {}: {e}", self.dir.display());
+            tracing::warn!(
+                "cleanup after failed create: remove {}: {e}",
+                self.dir.display()
+            );
         }
     }
 }

@@ -37,7 +37,10 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
         s => {
             return Err(ContainerError::transition(
                 id,
-                format!("cannot delete a container that is not stopped: {}", s.as_str()),
+                format!(
+                    "cannot delete a container that is not stopped: {}",
+                    s.as_str()
+                ),
             ))
         }
     }

@@ -28,15 +28,20 @@ fn signal_init(c: &Container, sig: Signal) -> Result<(), ContainerError> {
         Ok(fd) => fd,
         // Exited between the status check and here.
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
-        Err(e) => return Err(ContainerError::io("pidfd_open", format!("pid {}", c.state.pid), e)),
+        Err(e) => {
+            return Err(ContainerError::io(
+                "pidfd_open",
+                format!("pid {}", c.state.pid),
+                e,
+            ))
+        }
     };
     // The pidfd now pins the process; check it is still ours.
     if !c.init_alive() {
         return Ok(());
     }
-    pidfd_send_signal(&fd, sig).map_err(|e| {
-        ContainerError::Other(format!("container {:?}: signal {sig}: {e}", c.id()))
-    })
+    pidfd_send_signal(&fd, sig)
+        .map_err(|e| ContainerError::Other(format!("container {:?}: signal {sig}: {e}", c.id())))
 }
 
 fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Signal) -> std::io::Result<()> {

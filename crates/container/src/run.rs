@@ -7,7 +7,8 @@ use nix::unistd::Pid;
 /// Orphans of the create chain (the init) are reparented to us, so that
 /// `run` can wait for its container like a shell waits for a child.
 pub fn become_subreaper() -> Result<(), String> {
-    nix::sys::prctl::set_child_subreaper(true).map_err(|e| format!("prctl(PR_SET_CHILD_SUBREAPER): {e}"))
+    nix::sys::prctl::set_child_subreaper(true)
+        .map_err(|e| format!("prctl(PR_SET_CHILD_SUBREAPER): {e}"))
 }
 
 /// Blocks forwardable signals, relays each to `pid`, and returns the exit

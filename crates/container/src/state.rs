@@ -4,11 +4,11 @@
 use crate::ContainerError;
 use husk_cgroups::Cgroup;
 use husk_spec::Hooks;
+use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::Write;
-use nix::fcntl::{Flock, FlockArg};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
@@ -164,7 +164,11 @@ impl Container {
     /// The state document of the runtime spec plus runc's extras, as
     /// `state` prints it and hooks receive it.
     pub fn oci_state(&self, status: Status) -> serde_json::Value {
-        let pid = if status == Status::Stopped { 0 } else { self.state.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.state.pid
+        };
         let mut v = serde_json::json!({
             "ociVersion": husk_spec::OCI_VERSION,
             "id": self.state.id,

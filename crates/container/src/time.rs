@@ -4,7 +4,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 pub fn now_rfc3339() -> String {
-    let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let d = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     format_rfc3339(d.as_secs() as i64, d.subsec_nanos())
 }
 
@@ -38,11 +40,17 @@ fn civil_from_days(z: i64) -> (i64, u32, u32) {
 mod tests {
     #[test]
     fn known_dates() {
-        assert_eq!(super::format_rfc3339(0, 0), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(
+            super::format_rfc3339(0, 0),
+            "1970-01-01T00:00:00.000000000Z"
+        );
         assert_eq!(
             super::format_rfc3339(1_700_000_000, 5),
             "2023-11-14T22:13:20.000000005Z"
         );
-        assert_eq!(super::format_rfc3339(951_782_400, 0), "2000-02-29T00:00:00.000000000Z");
+        assert_eq!(
+            super::format_rfc3339(951_782_400, 0),
+            "2000-02-29T00:00:00.000000000Z"
+        );
     }
 }

@@ -27,9 +27,14 @@ pub fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
             println!("{}", serde_json::Value::Array(v));
         }
         "table" => {
-            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
+            let mut rows =
+                vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
             for (c, s) in &all {
-                let pid = if *s == Status::Stopped { 0 } else { c.state.pid };
+                let pid = if *s == Status::Stopped {
+                    0
+                } else {
+                    c.state.pid
+                };
                 rows.push([
                     c.id().to_string(),
                     pid.to_string(),
@@ -68,7 +73,13 @@ fn table(rows: &[[String; 6]]) -> String {
             .iter()
             .zip(widths)
             .enumerate()
-            .map(|(i, (cell, w))| if i == 5 { cell.clone() } else { format!("{cell:<w$}") })
+            .map(|(i, (cell, w))| {
+                if i == 5 {
+                    cell.clone()
+                } else {
+                    format!("{cell:<w$}")
+                }
+            })
             .collect();
         out.push_str(line.trim_end());
         out.push('\n');

@@ -22,7 +22,11 @@ pub struct Logger {
 }
 
 impl Logger {
-    pub fn new(file: Option<&std::path::Path>, format: LogFormat, debug: bool) -> std::io::Result<Self> {
+    pub fn new(
+        file: Option<&std::path::Path>,
+        format: LogFormat,
+        debug: bool,
+    ) -> std::io::Result<Self> {
         let out: Box<dyn Write + Send> = match file {
             Some(p) => Box::new(File::options().create(true).append(true).open(p)?),
             None => Box::new(std::io::stderr()),
@@ -35,7 +39,12 @@ impl Logger {
     }
 
     pub fn write(&self, level: Level, msg: &str) {
-        let line = format_line(self.format, level, msg, &husk_container::time::now_rfc3339());
+        let line = format_line(
+            self.format,
+            level,
+            msg,
+            &husk_container::time::now_rfc3339(),
+        );
         if let Ok(mut o) = self.out.lock() {
             let _ = o.write_all(line.as_bytes());
         }

@@ -13,7 +13,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "husk", about = "An OCI container runtime (runc-compatible)", disable_version_flag = true)]
+#[command(
+    name = "husk",
+    about = "An OCI container runtime (runc-compatible)",
+    disable_version_flag = true
+)]
 struct Cli {
     /// Directory for container state (runc: --root).
     #[arg(long, global = true)]
@@ -126,7 +130,10 @@ fn main() {
     let logger = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
         Ok(l) => Arc::new(l),
         Err(e) => {
-            eprintln!("husk: --log {}: {e}", cli.log.as_deref().unwrap_or_else(|| "".as_ref()).display());
+            eprintln!(
+                "husk: --log {}: {e}",
+                cli.log.as_deref().unwrap_or_else(|| "".as_ref()).display()
+            );
             std::process::exit(1);
         }
     };
@@ -233,7 +240,10 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Cmd::State { id } => {
             let c = container::load_for_read(&root, id)?;
-            println!("{}", serde_json::to_string_pretty(&c.oci_state(c.status()))?);
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&c.oci_state(c.status()))?
+            );
         }
         Cmd::Kill { all, id, signal } => {
             let sig = container::parse_signal(signal).map_err(anyhow::Error::msg)?;
@@ -241,7 +251,11 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             container::kill(&c, sig, *all)?;
         }
         Cmd::Delete { force, id } => container::delete(&root, id, *force)?,
-        Cmd::Run { create, detach, keep } => {
+        Cmd::Run {
+            create,
+            detach,
+            keep,
+        } => {
             check_cgroup_driver(cli)?;
             return run(cli, create, *detach, *keep);
         }

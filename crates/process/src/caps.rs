@@ -68,7 +68,9 @@ pub fn apply(c: &Capabilities) -> Result<(), String> {
     caps::set(None, CapSet::Permitted, &prm)
         .map_err(|e| format!("process.capabilities.permitted: {e}"))?;
     if eff_in_prm.len() != eff.len() {
-        return Err("process.capabilities.effective: holds capabilities that are not in permitted".into());
+        return Err(
+            "process.capabilities.effective: holds capabilities that are not in permitted".into(),
+        );
     }
     caps::clear(None, CapSet::Ambient).map_err(|e| format!("process.capabilities.ambient: {e}"))?;
     for cap in amb {

@@ -32,11 +32,11 @@ pub fn find_executable(arg0: &str, env: &[String]) -> Result<PathBuf, String> {
 }
 
 fn check_executable(p: &Path) -> Result<(), String> {
-    let st = stat(p).map_err(|e| errno_text(e))?;
+    let st = stat(p).map_err(errno_text)?;
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
         return Err("is a directory".into());
     }
-    access(p, AccessFlags::X_OK).map_err(|e| errno_text(e))
+    access(p, AccessFlags::X_OK).map_err(errno_text)
 }
 
 fn errno_text(e: nix::errno::Errno) -> String {
@@ -52,7 +52,9 @@ fn errno_text(e: nix::errno::Errno) -> String {
 
 pub fn cstrings(v: &[String], field: &str) -> Result<Vec<CString>, String> {
     v.iter()
-        .map(|s| CString::new(s.as_bytes()).map_err(|_| format!("{field}: {s:?} contains a NUL byte")))
+        .map(|s| {
+            CString::new(s.as_bytes()).map_err(|_| format!("{field}: {s:?} contains a NUL byte"))
+        })
         .collect()
 }
 
@@ -63,9 +65,8 @@ pub fn exec(path: &Path, args: &[String], env: &[String]) -> String {
             .map_err(|_| "process.args[0]: contains a NUL byte".to_string())?;
         let a = cstrings(args, "process.args")?;
         let e = cstrings(env, "process.env")?;
-        nix::unistd::execve(&p, &a, &e).map_err(|e| {
-            format!("exec: \"{}\": {}", args[0], errno_text(e))
-        })
+        nix::unistd::execve(&p, &a, &e)
+            .map_err(|e| format!("exec: \"{}\": {}", args[0], errno_text(e)))
     };
     match run() {
         Ok(never) => match never {},
@@ -82,9 +83,17 @@ mod tests {
         let env = vec!["PATH=/nonexistent:/bin:/usr/bin".to_string()];
         assert!(find_executable("sh", &env).unwrap().ends_with("sh"));
         let e = find_executable("no-such-program-here", &env).unwrap_err();
-        assert_eq!(e, "exec: \"no-such-program-here\": executable file not found in $PATH");
+        assert_eq!(
+            e,
+            "exec: \"no-such-program-here\": executable file not found in $PATH"
+        );
         let e = find_executable("/no/such", &env).unwrap_err();
-        assert_eq!(e, "exec: \"/no/such\": stat /no/such: no such file or directory");
-        assert!(find_executable("/tmp", &env).unwrap_err().contains("is a directory"));
+        assert_eq!(
+            e,
+            "exec: \"/no/such\": stat /no/such: no such file or directory"
+        );
+        assert!(find_executable("/tmp", &env)
+            .unwrap_err()
+            .contains("is a directory"));
     }
 }

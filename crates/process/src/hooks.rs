@@ -132,7 +132,14 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("husk-hook-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let out = dir.join("out");
-        let h = hook(&format!("cat > {}; echo $GREETING >> {}", out.display(), out.display()), None);
+        let h = hook(
+            &format!(
+                "cat > {}; echo $GREETING >> {}",
+                out.display(),
+                out.display()
+            ),
+            None,
+        );
         run_all("prestart", &[h], b"{\"id\":\"x\"}").unwrap();
         let got = std::fs::read_to_string(&out).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
@@ -141,9 +148,13 @@ mod tests {
 
     #[test]
     fn failure_names_hook_and_output() {
-        let e = run_all("createRuntime", &[hook("echo boom >&2; exit 3", None)], b"{}")
-            .unwrap_err()
-            .to_string();
+        let e = run_all(
+            "createRuntime",
+            &[hook("echo boom >&2; exit 3", None)],
+            b"{}",
+        )
+        .unwrap_err()
+        .to_string();
         assert_eq!(e, "hooks.createRuntime[0] (/bin/sh): exit status 3: boom");
     }
 

@@ -123,7 +123,9 @@ fn setup_rootfs(
     let spec = args.spec;
     let linux = spec.linux.clone().unwrap_or_default();
     if !plan.creates(NamespaceType::Mount) {
-        return Err("linux.namespaces: husk needs a new mount namespace to set up the rootfs".into());
+        return Err(
+            "linux.namespaces: husk needs a new mount namespace to set up the rootfs".into(),
+        );
     }
     let rootfs = args.rootfs.as_path();
     let e = |e: rootfs::RootfsError| e.to_string();
@@ -136,10 +138,9 @@ fn setup_rootfs(
         new_cgroupns: plan.creates(NamespaceType::Cgroup),
     };
     rootfs::mount_all(&ctx, &spec.mounts).map_err(e)?;
-    let binds_dev = spec
-        .mounts
-        .iter()
-        .any(|m| m.destination == Path::new("/dev") && m.options.iter().any(|o| o == "bind" || o == "rbind"));
+    let binds_dev = spec.mounts.iter().any(|m| {
+        m.destination == Path::new("/dev") && m.options.iter().any(|o| o == "bind" || o == "rbind")
+    });
     if !binds_dev {
         rootfs::create_default_devices(rootfs, in_userns).map_err(e)?;
     }
@@ -157,7 +158,10 @@ fn setup_rootfs(
     } else {
         rootfs::pivot_root(rootfs).map_err(e)?;
     }
-    if matches!(linux.rootfs_propagation.as_deref(), Some("shared" | "rshared")) {
+    if matches!(
+        linux.rootfs_propagation.as_deref(),
+        Some("shared" | "rshared")
+    ) {
         rootfs::set_root_propagation(linux.rootfs_propagation.as_deref()).map_err(e)?;
     }
     Ok(())
@@ -168,7 +172,10 @@ fn set_domainname(d: &str) -> Result<(), String> {
     // outlives the call.
     let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
     if r != 0 {
-        return Err(format!("domainname: setdomainname: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "domainname: setdomainname: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     Ok(())
 }
@@ -224,7 +231,10 @@ fn finish(
     sys::cloexec_from(3 + args.preserve_fds)?;
     // Only the preserved fds survive exec; make sure they are inheritable.
     for fd in 3..3 + args.preserve_fds as i32 {
-        let _ = nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()));
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        );
     }
     Err(exec::exec(program, &process.args, env))
 }

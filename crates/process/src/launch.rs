@@ -60,7 +60,8 @@ pub enum LaunchError {
 pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchError> {
     let linux = args.spec.linux.clone().unwrap_or_default();
     let plan = Plan::new(&linux.namespaces).map_err(LaunchError::Runtime)?;
-    let (ours, theirs) = sync::pair().map_err(|e| LaunchError::Runtime(format!("socketpair: {e}")))?;
+    let (ours, theirs) =
+        sync::pair().map_err(|e| LaunchError::Runtime(format!("socketpair: {e}")))?;
 
     // SAFETY: husk is single-threaded whenever it launches a container (no
     // thread is ever started before this point), so the child may run any
@@ -102,9 +103,9 @@ fn drive(
     parent.intermediate_started(child.as_raw()).map_err(rt)?;
     send(ch, &Msg::Proceed)?;
     loop {
-        let (msg, fd) = ch.recv().map_err(|e| {
-            LaunchError::Container(format!("container init: {e}"))
-        })?;
+        let (msg, fd) = ch
+            .recv()
+            .map_err(|e| LaunchError::Container(format!("container init: {e}")))?;
         match msg {
             Msg::MapIds => {
                 write_id_maps(child.as_raw(), &linux.uid_mappings, &linux.gid_mappings)
@@ -126,8 +127,7 @@ fn drive(
                 send(ch, &Msg::Proceed)?;
             }
             Msg::Ready => {
-                return init_pid
-                    .ok_or_else(|| rt("init ready before its pid was known".into()));
+                return init_pid.ok_or_else(|| rt("init ready before its pid was known".into()));
             }
             Msg::Error(e) => return Err(LaunchError::Container(e)),
             other => return Err(rt(format!("protocol error: unexpected {other:?}"))),
@@ -197,7 +197,8 @@ fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String
             exit_now(1);
         }
         Ok(ForkResult::Parent { child }) => {
-            ch.send(&Msg::InitPid(child.as_raw())).map_err(|e| e.to_string())?;
+            ch.send(&Msg::InitPid(child.as_raw()))
+                .map_err(|e| e.to_string())?;
             Ok(())
         }
     }

@@ -3,7 +3,7 @@
 
 use nix::fcntl::OFlag;
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt, PtyMaster};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, IntoRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 
 pub struct Pty {
@@ -27,7 +27,10 @@ pub fn open_pty() -> Result<Pty, String> {
 }
 
 /// Makes the slave our controlling terminal and stdio.
-pub fn attach_slave(slave_path: &std::path::Path, size: Option<husk_spec::ConsoleSize>) -> Result<(), String> {
+pub fn attach_slave(
+    slave_path: &std::path::Path,
+    size: Option<husk_spec::ConsoleSize>,
+) -> Result<(), String> {
     let slave = std::fs::OpenOptions::new()
         .read(true)
         .write(true)
@@ -36,10 +39,18 @@ pub fn attach_slave(slave_path: &std::path::Path, size: Option<husk_spec::Consol
     let fd = slave.as_raw_fd();
     // SAFETY: TIOCSCTTY takes an int argument; fd is an open tty we own.
     if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
-        return Err(format!("process.terminal: TIOCSCTTY: {}", std::io::Error::last_os_error()));
+        return Err(format!(
+            "process.terminal: TIOCSCTTY: {}",
+            std::io::Error::last_os_error()
+        ));
     }
     if let Some(s) = size {
-        let ws = libc::winsize { ws_row: s.height, ws_col: s.width, ws_xpixel: 0, ws_ypixel: 0 };
+        let ws = libc::winsize {
+            ws_row: s.height,
+            ws_col: s.width,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
         // SAFETY: TIOCSWINSZ reads one winsize struct that outlives the call.
         unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) };
     }

@@ -31,7 +31,10 @@ pub fn known(name: &str) -> bool {
 pub fn apply(rlimits: &[Rlimit]) -> Result<(), String> {
     for (i, r) in rlimits.iter().enumerate() {
         let res = resource(&r.typ).ok_or_else(|| {
-            format!("process.rlimits[{i}].type: {:?} is not a known rlimit", r.typ)
+            format!(
+                "process.rlimits[{i}].type: {:?} is not a known rlimit",
+                r.typ
+            )
         })?;
         let lim = libc::rlimit {
             rlim_cur: r.soft,

@@ -1,7 +1,7 @@
 //! The few raw syscalls the chain needs that nix does not wrap, each in the
 //! smallest safe function.
 
-use std::os::fd::{FromRawFd, OwnedFd, AsRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Ends a forked child at once: no destructors, no atexit handlers, no
 /// flushing of buffers that belong to the parent.
@@ -33,7 +33,10 @@ pub fn join_session_keyring(name: &str) -> Result<(), String> {
     if r < 0 {
         let e = std::io::Error::last_os_error();
         // Kernels without keyrings, or a seccomp'd parent: nothing to isolate.
-        if matches!(e.raw_os_error(), Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)) {
+        if matches!(
+            e.raw_os_error(),
+            Some(libc::ENOSYS) | Some(libc::EACCES) | Some(libc::EPERM)
+        ) {
             return Ok(());
         }
         return Err(format!("join session keyring: {e}"));
@@ -46,7 +49,12 @@ pub fn cloexec_from(first: u32) -> Result<(), String> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on our
     // own descriptor table; no memory is passed.
     let r = unsafe {
-        libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC)
+        libc::syscall(
+            libc::SYS_close_range,
+            first,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
     };
     if r < 0 {
         return Err(format!("close_range: {}", std::io::Error::last_os_error()));

@@ -7,7 +7,11 @@ use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 /// says "deny"; then the supplementary groups cannot be changed at all.
 pub fn switch(user: &User, setgroups_allowed: bool) -> Result<(), String> {
     if setgroups_allowed {
-        let groups: Vec<Gid> = user.additional_gids.iter().map(|g| Gid::from_raw(*g)).collect();
+        let groups: Vec<Gid> = user
+            .additional_gids
+            .iter()
+            .map(|g| Gid::from_raw(*g))
+            .collect();
         setgroups(&groups).map_err(|e| format!("process.user.additionalGids: setgroups: {e}"))?;
     } else if !user.additional_gids.is_empty() {
         return Err(

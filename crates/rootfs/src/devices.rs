@@ -70,7 +70,12 @@ fn make_device(rootfs: &Path, d: &Device, bind: bool, field: &str) -> Result<(),
             format!("{} resolves outside /dev", d.path.display()),
         ));
     }
-    let fail = |op, e| RootfsError::field(format!("{field}"), format!("{op} {}: {e}", d.path.display()));
+    let fail = |op, e| {
+        RootfsError::field(
+            field.to_string(),
+            format!("{op} {}: {e}", d.path.display()),
+        )
+    };
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| fail("mkdir", errno(&e)))?;
     }
@@ -103,13 +108,8 @@ fn make_device(rootfs: &Path, d: &Device, bind: bool, field: &str) -> Result<(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(fail("remove", errno(&e))),
     }
-    mknod(
-        &target,
-        kind,
-        mode,
-        makedev(d.major as u64, d.minor as u64),
-    )
-    .map_err(|e| fail("mknod", e))?;
+    mknod(&target, kind, mode, makedev(d.major as u64, d.minor as u64))
+        .map_err(|e| fail("mknod", e))?;
     // mknod applies the umask; chmod sets the exact mode asked for.
     nix::sys::stat::fchmodat(
         None,
@@ -117,7 +117,13 @@ fn make_device(rootfs: &Path, d: &Device, bind: bool, field: &str) -> Result<(),
         mode,
         nix::sys::stat::FchmodatFlags::NoFollowSymlink,
     )
-    .or_else(|_| std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(mode.bits())).map_err(|e| errno(&e)))
+    .or_else(|_| {
+        std::fs::set_permissions(
+            &target,
+            std::os::unix::fs::PermissionsExt::from_mode(mode.bits()),
+        )
+        .map_err(|e| errno(&e))
+    })
     .map_err(|e| fail("chmod", e))?;
     chown(
         &target,

@@ -17,12 +17,22 @@ pub fn readonly_paths(paths: &[PathBuf]) -> Result<(), RootfsError> {
             continue;
         }
         let field = format!("linux.readonlyPaths[{i}]");
-        mount(Some(p.as_path()), p.as_path(), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-            .map_err(|e| RootfsError::field(&field, format!("bind {}: {e}", p.display())))?;
-        let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | MsFlags::MS_REC
+        mount(
+            Some(p.as_path()),
+            p.as_path(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REC,
+            None::<&str>,
+        )
+        .map_err(|e| RootfsError::field(&field, format!("bind {}: {e}", p.display())))?;
+        let f = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | MsFlags::MS_REC
             | current_flags(p);
-        mount(None::<&str>, p.as_path(), None::<&str>, f, None::<&str>)
-            .map_err(|e| RootfsError::field(&field, format!("remount {} read-only: {e}", p.display())))?;
+        mount(None::<&str>, p.as_path(), None::<&str>, f, None::<&str>).map_err(|e| {
+            RootfsError::field(&field, format!("remount {} read-only: {e}", p.display()))
+        })?;
     }
     Ok(())
 }
@@ -33,9 +43,21 @@ pub fn mask_paths(paths: &[PathBuf], mount_label: Option<&str>) -> Result<(), Ro
         let Ok(md) = p.metadata() else { continue };
         let field = format!("linux.maskedPaths[{i}]");
         let r = if md.is_dir() {
-            mount(Some("tmpfs"), p.as_path(), Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)
+            mount(
+                Some("tmpfs"),
+                p.as_path(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY,
+                None::<&str>,
+            )
         } else {
-            mount(Some("/dev/null"), p.as_path(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            mount(
+                Some("/dev/null"),
+                p.as_path(),
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
         };
         r.map_err(|e| RootfsError::field(field, format!("mask {}: {e}", p.display())))?;
     }
@@ -43,7 +65,8 @@ pub fn mask_paths(paths: &[PathBuf], mount_label: Option<&str>) -> Result<(), Ro
 }
 
 pub fn make_root_readonly() -> Result<(), RootfsError> {
-    let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | current_flags(Path::new("/"));
+    let f =
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | current_flags(Path::new("/"));
     mount(None::<&str>, "/", None::<&str>, f, None::<&str>)
         .map_err(|e| RootfsError::field("root.readonly", format!("remount / read-only: {e}")))
 }

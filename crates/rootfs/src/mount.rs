@@ -71,7 +71,9 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
     let bind = o.is_bind() || typ == "bind";
     let field = format!("mounts[{i}]");
     for opt in &m.options {
-        if matches!(opt.as_str(), "idmap" | "ridmap") || opt.starts_with("r") && is_recursive_attr(opt) {
+        if matches!(opt.as_str(), "idmap" | "ridmap")
+            || opt.starts_with("r") && is_recursive_attr(opt)
+        {
             return Err(RootfsError::field(
                 format!("{field}.options"),
                 format!("{opt:?} is not supported by husk yet"),
@@ -115,7 +117,11 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
     let named = |e: nix::errno::Errno, what: &str| {
         RootfsError::field(
             field.clone(),
-            format!("{what} {} on {}: {e}", typ_or_bind(typ, bind), m.destination.display()),
+            format!(
+                "{what} {} on {}: {e}",
+                typ_or_bind(typ, bind),
+                m.destination.display()
+            ),
         )
     };
 
@@ -172,9 +178,24 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
 fn is_recursive_attr(opt: &str) -> bool {
     matches!(
         opt,
-        "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec" | "rexec"
-            | "rnodiratime" | "rdiratime" | "rrelatime" | "rnorelatime" | "rnoatime" | "ratime"
-            | "rstrictatime" | "rnostrictatime" | "rnosymfollow" | "rsymfollow"
+        "rro"
+            | "rrw"
+            | "rnosuid"
+            | "rsuid"
+            | "rnodev"
+            | "rdev"
+            | "rnoexec"
+            | "rexec"
+            | "rnodiratime"
+            | "rdiratime"
+            | "rrelatime"
+            | "rnorelatime"
+            | "rnoatime"
+            | "ratime"
+            | "rstrictatime"
+            | "rnostrictatime"
+            | "rnosymfollow"
+            | "rsymfollow"
     )
 }
 
@@ -285,17 +306,22 @@ fn mount_cgroup(
 ) -> Result<(), RootfsError> {
     let base = *flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
     let ro = flags.contains(MsFlags::MS_RDONLY);
-    let err = |e, what: &str, p: &Path| {
-        RootfsError::field(field, format!("{what} {}: {e}", p.display()))
-    };
+    let err =
+        |e, what: &str, p: &Path| RootfsError::field(field, format!("{what} {}: {e}", p.display()));
     if !ctx.cgroup_v1.is_empty() {
         mount(Some("tmpfs"), target, Some("tmpfs"), base, Some("mode=755"))
             .map_err(|e| err(e, "mount tmpfs on", target))?;
         for b in ctx.cgroup_v1 {
             let dir = target.join(&b.name);
             std::fs::create_dir_all(&dir).map_err(|e| err(errno(&e), "mkdir", &dir))?;
-            mount(Some(&b.host_dir), &dir, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(|e| err(e, "bind cgroup onto", &dir))?;
+            mount(
+                Some(&b.host_dir),
+                &dir,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| err(e, "bind cgroup onto", &dir))?;
             let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | base | current_flags(&dir);
             let f = if ro { f | MsFlags::MS_RDONLY } else { f };
             mount(None::<&str>, &dir, None::<&str>, f, None::<&str>)
@@ -311,8 +337,14 @@ fn mount_cgroup(
     let f = if ro { base | MsFlags::MS_RDONLY } else { base };
     match (ctx.new_cgroupns, ctx.cgroup_v2_dir) {
         (false, Some(dir)) => {
-            mount(Some(dir), target, None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                .map_err(|e| err(e, "bind cgroup onto", target))?;
+            mount(
+                Some(dir),
+                target,
+                None::<&str>,
+                MsFlags::MS_BIND,
+                None::<&str>,
+            )
+            .map_err(|e| err(e, "bind cgroup onto", target))?;
             mount(
                 None::<&str>,
                 target,

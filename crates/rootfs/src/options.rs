@@ -34,11 +34,47 @@ impl MountOptions {
 
 /// Every option husk understands (the `features` document lists these).
 pub const SUPPORTED_OPTIONS: &[&str] = &[
-    "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "iversion",
-    "lazytime", "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "noiversion",
-    "nolazytime", "nomand", "norelatime", "nostrictatime", "nosuid", "nosymfollow", "private",
-    "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-    "shared", "silent", "slave", "strictatime", "suid", "symfollow", "sync", "unbindable",
+    "async",
+    "atime",
+    "bind",
+    "defaults",
+    "dev",
+    "diratime",
+    "dirsync",
+    "exec",
+    "iversion",
+    "lazytime",
+    "loud",
+    "mand",
+    "noatime",
+    "nodev",
+    "nodiratime",
+    "noexec",
+    "noiversion",
+    "nolazytime",
+    "nomand",
+    "norelatime",
+    "nostrictatime",
+    "nosuid",
+    "nosymfollow",
+    "private",
+    "rbind",
+    "relatime",
+    "remount",
+    "ro",
+    "rprivate",
+    "rshared",
+    "rslave",
+    "runbindable",
+    "rw",
+    "shared",
+    "silent",
+    "slave",
+    "strictatime",
+    "suid",
+    "symfollow",
+    "sync",
+    "unbindable",
 ];
 
 pub fn parse_options(options: &[String]) -> MountOptions {
@@ -75,8 +111,14 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             "noiversion" => (MsFlags::empty(), MsFlags::MS_I_VERSION),
             "silent" => (MsFlags::MS_SILENT, MsFlags::empty()),
             "loud" => (MsFlags::empty(), MsFlags::MS_SILENT),
-            "nosymfollow" => (MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW), MsFlags::empty()),
-            "symfollow" => (MsFlags::empty(), MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW)),
+            "nosymfollow" => (
+                MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+                MsFlags::empty(),
+            ),
+            "symfollow" => (
+                MsFlags::empty(),
+                MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+            ),
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
@@ -123,8 +165,18 @@ mod tests {
 
     #[test]
     fn flags_data_and_propagation_are_split() {
-        let o = p(&["nosuid", "noexec", "nodev", "mode=755", "size=65536k", "rslave"]);
-        assert_eq!(o.flags, MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV);
+        let o = p(&[
+            "nosuid",
+            "noexec",
+            "nodev",
+            "mode=755",
+            "size=65536k",
+            "rslave",
+        ]);
+        assert_eq!(
+            o.flags,
+            MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC | MsFlags::MS_NODEV
+        );
         assert_eq!(o.data, "mode=755,size=65536k");
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
     }

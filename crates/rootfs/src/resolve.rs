@@ -30,9 +30,8 @@ pub fn resolve_in_root(root: &Path, unsafe_path: &Path) -> Result<PathBuf, Rootf
                         nix::errno::Errno::ELOOP,
                     ));
                 }
-                let target = std::fs::read_link(&full).map_err(|e| {
-                    RootfsError::sys("readlink", &full, errno(&e))
-                })?;
+                let target = std::fs::read_link(&full)
+                    .map_err(|e| RootfsError::sys("readlink", &full, errno(&e)))?;
                 if target.is_absolute() {
                     resolved = PathBuf::new();
                 }

@@ -136,8 +136,14 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
         if let Some(p) = &linux.rootfs_propagation {
             if !matches!(
                 p.as_str(),
-                "" | "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave"
-                    | "unbindable" | "runbindable"
+                "" | "private"
+                    | "rprivate"
+                    | "shared"
+                    | "rshared"
+                    | "slave"
+                    | "rslave"
+                    | "unbindable"
+                    | "runbindable"
             ) {
                 return Err(SpecError::invalid(
                     "linux.rootfsPropagation",
@@ -226,7 +232,10 @@ mod tests {
         let mut c = minimal();
         c["process"]["user"] = serde_json::json!({"uid": "root"});
         let e = check(c).unwrap_err().to_string();
-        assert!(e.starts_with("config.json: process.user.uid: invalid type"), "{e}");
+        assert!(
+            e.starts_with("config.json: process.user.uid: invalid type"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -263,7 +272,10 @@ mod tests {
     fn hostname_needs_uts_namespace() {
         let mut c = minimal();
         c["hostname"] = "box".into();
-        assert!(check(c.clone()).unwrap_err().to_string().contains("hostname"));
+        assert!(check(c.clone())
+            .unwrap_err()
+            .to_string()
+            .contains("hostname"));
         c["linux"]["namespaces"]
             .as_array_mut()
             .unwrap()
@@ -276,7 +288,10 @@ mod tests {
         let mut c = minimal();
         c["process"]["rlimits"] =
             serde_json::json!([{"type": "RLIMIT_NOFILE", "soft": 10, "hard": 5}]);
-        assert!(check(c).unwrap_err().to_string().contains("process.rlimits[0]"));
+        assert!(check(c)
+            .unwrap_err()
+            .to_string()
+            .contains("process.rlimits[0]"));
     }
 
     #[test]
