@@ -4,6 +4,7 @@
 //! Nothing about the host is assumed: mounted hierarchies come from
 //! /proc/self/mountinfo and the runtime's own cgroup from /proc/self/cgroup.
 
+mod devices;
 mod error;
 mod fs;
 mod mountinfo;
@@ -105,7 +106,7 @@ impl Cgroup {
     ///
     /// Only memory (limit, reservation, swap, swappiness), pids, and cpu
     /// (shares, quota, period, cpus, mems) are applied; other settings are
-    /// ignored with a warning, and the v1 devices cgroup is left untouched.
+    /// ignored with a warning; v1 device rules are applied (v2 ones later).
     /// As in runc, 0 or "" means "not set" for these fields.
     pub fn create(&self, resources: Option<&Resources>) -> Result<(), CgroupError> {
         let mut made = Vec::new();

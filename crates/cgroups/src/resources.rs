@@ -23,6 +23,8 @@ pub(crate) struct Limits {
     pub cpu_period: Option<u64>,
     pub cpus: Option<String>,
     pub mems: Option<String>,
+    /// v1 devices.allow / devices.deny writes, in order.
+    pub devices: Vec<crate::devices::Rule>,
 }
 
 impl Limits {
@@ -85,6 +87,9 @@ impl Limits {
             l.cpus = c.cpus.clone().filter(|s| !s.is_empty());
             l.mems = c.mems.clone().filter(|s| !s.is_empty());
         }
+        if version == Version::V1 && !res.devices.is_empty() {
+            l.devices = crate::devices::v1_rules(&res.devices)?;
+        }
         Ok(l)
     }
 
@@ -114,6 +119,9 @@ impl Limits {
             out.push(("linux.resources.cpu.cpus", "cpuset"));
         } else if self.mems.is_some() {
             out.push(("linux.resources.cpu.mems", "cpuset"));
+        }
+        if !self.devices.is_empty() {
+            out.push(("linux.resources.devices", "devices"));
         }
         out
     }
@@ -161,10 +169,10 @@ fn warn_ignored(res: &Resources, version: Version) -> Result<(), CgroupError> {
             Version::V2 => ignored("linux.resources.unified", LATER),
         }
     }
-    if !res.devices.is_empty() {
+    if version == Version::V2 && !res.devices.is_empty() {
         ignored(
             "linux.resources.devices",
-            "the devices cgroup is left untouched for now",
+            "cgroup v2 device rules (an eBPF program) are not implemented yet",
         );
     }
     let raw = [

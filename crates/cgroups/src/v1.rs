@@ -75,6 +75,12 @@ pub(crate) fn apply(hs: &[Hierarchy], l: &Limits) -> Result<(), CgroupError> {
     if let (Some(h), Some(limit)) = (find(hs, "pids"), l.pids_limit) {
         write(&h.dir, "pids.max", &pids_max(limit))?;
     }
+    if let Some(h) = find(hs, "devices") {
+        for r in &l.devices {
+            let file = if r.allow { "devices.allow" } else { "devices.deny" };
+            write(&h.dir, file, &r.text)?;
+        }
+    }
     Ok(())
 }
 
