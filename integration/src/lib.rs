@@ -182,7 +182,11 @@ impl Output {
     #[track_caller]
     pub fn failed_with_one_line(&self) -> &Self {
         self.failed_with_message();
-        let lines: Vec<&str> = self.stderr.lines().filter(|l| !l.trim().is_empty()).collect();
+        let lines: Vec<&str> = self
+            .stderr
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect();
         assert_eq!(
             lines.len(),
             1,
@@ -209,12 +213,7 @@ impl Output {
     /// Panics unless stdout equals `want` exactly.
     #[track_caller]
     pub fn stdout_is(&self, want: &str) -> &Self {
-        assert_eq!(
-            self.stdout,
-            want,
-            "unexpected stdout\n{}",
-            self.describe()
-        );
+        assert_eq!(self.stdout, want, "unexpected stdout\n{}", self.describe());
         self
     }
 }
@@ -415,7 +414,12 @@ impl Runtime {
 }
 
 fn scrub_env(cmd: &mut Command) {
-    for var in ["LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "NOTIFY_SOCKET"] {
+    for var in [
+        "LISTEN_FDS",
+        "LISTEN_PID",
+        "LISTEN_FDNAMES",
+        "NOTIFY_SOCKET",
+    ] {
         cmd.env_remove(var);
     }
 }
@@ -981,7 +985,9 @@ fn unescape_mountinfo(s: &str) -> String {
         if b[i] == b'\\' && i + 4 <= b.len() {
             let oct = &b[i + 1..i + 4];
             if oct.iter().all(|c| (b'0'..=b'7').contains(c)) {
-                let v = oct.iter().fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
+                let v = oct
+                    .iter()
+                    .fold(0u32, |acc, c| acc * 8 + u32::from(c - b'0'));
                 out.push(v as u8);
                 i += 4;
                 continue;

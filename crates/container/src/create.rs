@@ -210,10 +210,7 @@ impl Parent for CreateParent<'_> {
         self.container.state.pid = pid;
         self.container.state.pid_start = start;
         self.container.save().map_err(|e| e.to_string())?;
-        let state = self
-            .container
-            .oci_state(crate::Status::Creating)
-            .to_string();
+        let state = self.container.oci_state_json(crate::Status::Creating);
         self.guard.state_json = state.clone();
         Ok(state)
     }

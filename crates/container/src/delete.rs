@@ -62,7 +62,7 @@ pub(crate) fn destroy(c: Container, status: Status) -> Result<(), ContainerError
     }
     if let Some(h) = &c.state.hooks {
         if !h.poststop.is_empty() {
-            let state = c.oci_state(Status::Stopped).to_string();
+            let state = c.oci_state_json(Status::Stopped);
             hooks::run_all_warn("poststop", &h.poststop, state.as_bytes());
         }
     }

@@ -21,4 +21,4 @@ pub use kill::kill;
 pub use run::{become_subreaper, wait_and_forward};
 pub use signal::parse_signal;
 pub use start::start;
-pub use state::{list, load, load_for_read, Container, Status};
+pub use state::{list, load, load_for_read, Container, OciState, Status};

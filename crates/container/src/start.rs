@@ -48,7 +48,7 @@ pub fn start(c: &mut Container) -> Result<(), ContainerError> {
     }
     if let Some(h) = &c.state.hooks {
         if !h.poststart.is_empty() {
-            let state = c.oci_state(Status::Running).to_string();
+            let state = c.oci_state_json(Status::Running);
             hooks::run_all_warn("poststart", &h.poststart, state.as_bytes());
         }
     }

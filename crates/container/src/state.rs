@@ -61,6 +61,23 @@ impl Status {
     }
 }
 
+/// The runtime spec's state document plus runc's extras (rootfs, created,
+/// owner), fields in runc's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState<'a> {
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: &'a str,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: &'a BTreeMap<String, String>,
+}
+
 /// An opened container directory, locked for the life of the value.
 pub struct Container {
     pub dir: PathBuf,
@@ -161,28 +178,26 @@ impl Container {
         Status::Running
     }
 
-    /// The state document of the runtime spec plus runc's extras, as
-    /// `state` prints it and hooks receive it.
-    pub fn oci_state(&self, status: Status) -> serde_json::Value {
-        let pid = if status == Status::Stopped {
-            0
-        } else {
-            self.state.pid
-        };
-        let mut v = serde_json::json!({
-            "ociVersion": husk_spec::OCI_VERSION,
-            "id": self.state.id,
-            "pid": pid,
-            "status": status.as_str(),
-            "bundle": self.state.bundle,
-            "rootfs": self.state.rootfs,
-            "created": self.state.created,
-            "owner": self.state.owner,
-        });
-        if !self.state.annotations.is_empty() {
-            v["annotations"] = serde_json::json!(self.state.annotations);
+    /// The state document of the runtime spec plus runc's extras, in
+    /// runc's key order, as `state` prints it and hooks receive it.
+    pub fn oci_state(&self, status: Status) -> OciState<'_> {
+        let pid = if status == Status::Stopped { 0 } else { self.state.pid };
+        OciState {
+            oci_version: husk_spec::OCI_VERSION,
+            id: &self.state.id,
+            pid,
+            status: status.as_str(),
+            bundle: &self.state.bundle,
+            rootfs: &self.state.rootfs,
+            created: &self.state.created,
+            owner: self.state.owner.clone(),
+            annotations: &self.state.annotations,
         }
-        v
+    }
+
+    /// The state document as compact JSON, for hooks.
+    pub fn oci_state_json(&self, status: Status) -> String {
+        serde_json::to_string(&self.oci_state(status)).unwrap_or_default()
     }
 
     /// `/proc/self/fd/N/NAME`: a short path to a file in the container

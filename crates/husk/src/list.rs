@@ -16,15 +16,15 @@ pub fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
     }
     match format {
         "json" => {
-            let v: Vec<serde_json::Value> = all
+            let v: Vec<_> = all
                 .iter()
                 .map(|(c, s)| {
                     let mut v = c.oci_state(*s);
-                    v["owner"] = owner(&c.dir).into();
+                    v.owner = owner(&c.dir);
                     v
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(v));
+            println!("{}", serde_json::to_string(&v)?);
         }
         "table" => {
             let mut rows =
