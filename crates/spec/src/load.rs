@@ -11,8 +11,8 @@ pub enum SpecError {
         #[source]
         source: std::io::Error,
     },
-    /// `field` is a JSON path such as `process.user.uid`; `.` when the
-    /// document itself is broken.
+    /// `field` is a JSON path such as `process.user.uid`, or "invalid JSON"
+    /// when the document itself is broken.
     #[error("config.json: {field}: {reason}")]
     Parse { field: String, reason: String },
     #[error("config.json: {field}: {reason}")]
@@ -43,13 +43,20 @@ pub fn parse_config(data: &[u8]) -> Result<Spec, SpecError> {
     let spec: Spec = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
+        // A syntax error has no meaningful field; its line and column say
+        // where the document broke.
+        let field = if field.is_empty() || inner.is_syntax() || inner.is_eof() {
+            "invalid JSON".to_string()
+        } else {
+            field
+        };
         SpecError::Parse {
-            field: if field.is_empty() { ".".into() } else { field },
+            field,
             reason: strip_position(&inner),
         }
     })?;
     de.end().map_err(|e| SpecError::Parse {
-        field: ".".into(),
+        field: "invalid JSON".into(),
         reason: strip_position(&e),
     })?;
     Ok(spec)
