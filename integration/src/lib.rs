@@ -177,15 +177,16 @@ impl Output {
         self
     }
 
-    /// Panics unless the command exited non-zero with exactly one non-empty
-    /// line on stderr (husk's error format).
+    /// Panics unless the command exited non-zero with exactly one error
+    /// line on stderr (husk's error format). Warning lines (`level=warning`,
+    /// or starting with `warning` or `<name>: warning`) are not counted.
     #[track_caller]
     pub fn failed_with_one_line(&self) -> &Self {
         self.failed_with_message();
         let lines: Vec<&str> = self
             .stderr
             .lines()
-            .filter(|l| !l.trim().is_empty())
+            .filter(|l| !l.trim().is_empty() && !is_warning_line(l))
             .collect();
         assert_eq!(
             lines.len(),
@@ -411,6 +412,15 @@ impl Runtime {
             panic!("expected container {id} to be gone, state still reports: {st}");
         }
     }
+}
+
+fn is_warning_line(line: &str) -> bool {
+    let l = line.trim().to_lowercase();
+    let after_name = l.split_once(": ").map(|(_, rest)| rest).unwrap_or("");
+    l.contains("level=warning")
+        || l.contains("\"level\":\"warning\"")
+        || l.starts_with("warning")
+        || after_name.starts_with("warning")
 }
 
 fn scrub_env(cmd: &mut Command) {

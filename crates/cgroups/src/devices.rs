@@ -8,8 +8,17 @@ use husk_spec::DeviceCgroup;
 /// node (access is still checked on open), null, zero, full, random,
 /// urandom, tty, ptmx, tun, and the container's own ptys.
 const DEFAULT_ALLOW: &[&str] = &[
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm", "c 1:5 rwm",
-    "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm", "c 10:200 rwm",
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:8 rwm",
+    "c 1:7 rwm",
+    "c 5:0 rwm",
+    "c 1:5 rwm",
+    "c 1:9 rwm",
+    "c 136:* rwm",
+    "c 5:2 rwm",
+    "c 10:200 rwm",
 ];
 
 /// One write to devices.allow (true) or devices.deny (false).
@@ -37,7 +46,10 @@ pub(crate) fn v1_rules(rules: &[DeviceCgroup]) -> Result<Vec<Rule>, crate::Cgrou
                 reason: format!("{access:?} is not a combination of r, w, m"),
             });
         }
-        let num = |n: Option<i64>| n.filter(|n| *n >= 0).map_or("*".to_string(), |n| n.to_string());
+        let num = |n: Option<i64>| {
+            n.filter(|n| *n >= 0)
+                .map_or("*".to_string(), |n| n.to_string())
+        };
         out.push(Rule {
             allow: r.allow,
             text: format!("{typ} {}:{} {access}", num(r.major), num(r.minor)),
@@ -69,8 +81,20 @@ mod tests {
             access: Some("rw".into()),
         };
         let r = v1_rules(&[deny_all, fuse]).unwrap();
-        assert_eq!(r[0], Rule { allow: false, text: "a *:* rwm".into() });
-        assert_eq!(r[1], Rule { allow: true, text: "c 10:229 rw".into() });
+        assert_eq!(
+            r[0],
+            Rule {
+                allow: false,
+                text: "a *:* rwm".into()
+            }
+        );
+        assert_eq!(
+            r[1],
+            Rule {
+                allow: true,
+                text: "c 10:229 rw".into()
+            }
+        );
         assert_eq!(r.len(), 2 + DEFAULT_ALLOW.len());
     }
 

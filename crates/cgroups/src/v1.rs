@@ -77,7 +77,11 @@ pub(crate) fn apply(hs: &[Hierarchy], l: &Limits) -> Result<(), CgroupError> {
     }
     if let Some(h) = find(hs, "devices") {
         for r in &l.devices {
-            let file = if r.allow { "devices.allow" } else { "devices.deny" };
+            let file = if r.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
             write(&h.dir, file, &r.text)?;
         }
     }

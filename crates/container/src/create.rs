@@ -75,6 +75,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     // From here on the guard removes everything on failure.
     let mut guard = Guard {
         dir: dir.clone(),
+        pid_ns: None,
         cgroup: None,
         init_pid: None,
         poststop: None,
@@ -92,6 +93,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         created: time::now_rfc3339(),
         owner: String::new(),
         annotations: spec.annotations.clone(),
+        pid_ns: None,
         cgroup: Some(cgroup.clone()),
         creating: true,
         hooks: spec.hooks.clone(),
@@ -132,8 +134,13 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         cgroup_v1,
         cgroup_v2_dir,
     };
+    let own_pid_ns = linux
+        .namespaces
+        .iter()
+        .any(|n| n.typ == husk_spec::NamespaceType::Pid && n.path.is_none());
     let mut parent = CreateParent {
         container: &mut container,
+        own_pid_ns,
         spec: &spec,
         cgroup: &cgroup,
         console_socket: opts.console_socket.as_deref(),
@@ -192,6 +199,7 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError
 
 struct CreateParent<'a> {
     container: &'a mut Container,
+    own_pid_ns: bool,
     spec: &'a Spec,
     cgroup: &'a Cgroup,
     console_socket: Option<&'a Path>,
@@ -209,6 +217,10 @@ impl Parent for CreateParent<'_> {
             .ok_or_else(|| format!("container init {pid} exited during create"))?;
         self.container.state.pid = pid;
         self.container.state.pid_start = start;
+        if self.own_pid_ns {
+            self.container.state.pid_ns = crate::delete::pid_ns_of(pid);
+            self.guard.pid_ns = self.container.state.pid_ns.clone();
+        }
         self.container.save().map_err(|e| e.to_string())?;
         let state = self.container.oci_state_json(crate::Status::Creating);
         self.guard.state_json = state.clone();
@@ -237,6 +249,7 @@ impl Parent for CreateParent<'_> {
 /// and the state directory.
 struct Guard {
     dir: PathBuf,
+    pid_ns: Option<String>,
     cgroup: Option<Cgroup>,
     init_pid: Option<i32>,
     poststop: Option<Vec<husk_spec::Hook>>,
@@ -258,8 +271,7 @@ impl Drop for Guard {
             crate::kill::kill_and_wait(pid);
         }
         if let Some(cg) = &self.cgroup {
-            crate::delete::kill_cgroup(cg);
-            if let Err(e) = cg.destroy() {
+            if let Err(e) = crate::delete::remove_cgroup(cg, self.pid_ns.as_deref()) {
                 tracing::warn!("cleanup after failed create: {e}");
             }
         }

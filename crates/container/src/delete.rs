@@ -57,8 +57,7 @@ pub(crate) fn destroy(c: Container, status: Status) -> Result<(), ContainerError
         crate::kill::kill_and_wait(c.state.pid);
     }
     if let Some(cg) = &c.state.cgroup {
-        kill_cgroup(cg);
-        cg.destroy()?;
+        remove_cgroup(cg, c.state.pid_ns.as_deref())?;
     }
     if let Some(h) = &c.state.hooks {
         if !h.poststop.is_empty() {
@@ -69,10 +68,34 @@ pub(crate) fn destroy(c: Container, status: Status) -> Result<(), ContainerError
     std::fs::remove_dir_all(&c.dir).map_err(|e| ContainerError::io("remove", &c.dir, e))
 }
 
-/// SIGKILLs every process still in the cgroup (stragglers that left the
-/// init's pid namespace, or a shared-pid setup) and waits for each.
-pub(crate) fn kill_cgroup(cg: &Cgroup) {
+/// SIGKILLs the container's stragglers in the cgroup and removes it.
+///
+/// With its own pid namespace the container's processes died with its
+/// init; only those still in that namespace are waited for, and processes
+/// of other containers sharing the cgroup (a pod) are left alone, as is the
+/// cgroup while they use it. Without one (host or shared pid namespace),
+/// everything in the cgroup is the container's, as runc counts it.
+pub(crate) fn remove_cgroup(cg: &Cgroup, pid_ns: Option<&str>) -> Result<(), ContainerError> {
     for pid in cg.pids().unwrap_or_default() {
-        crate::kill::kill_and_wait(pid);
+        if pid_ns.is_none() || pid_ns_of(pid).as_deref() == pid_ns {
+            crate::kill::kill_and_wait(pid);
+        }
     }
+    let others = cg.pids().unwrap_or_default();
+    if !others.is_empty() {
+        tracing::debug!(
+            "cgroup still holds {} processes of other containers; left in place",
+            others.len()
+        );
+        return Ok(());
+    }
+    cg.destroy()?;
+    Ok(())
+}
+
+/// `pid:[inode]` of a process's pid namespace.
+pub(crate) fn pid_ns_of(pid: i32) -> Option<String> {
+    std::fs::read_link(format!("/proc/{pid}/ns/pid"))
+        .ok()
+        .and_then(|p| p.into_os_string().into_string().ok())
 }

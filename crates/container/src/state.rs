@@ -32,6 +32,11 @@ pub struct StateData {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     pub cgroup: Option<Cgroup>,
+    /// `pid:[inode]` of the container's own pid namespace, if it has one:
+    /// delete then kills only processes in it, never those of containers
+    /// that share the cgroup.
+    #[serde(default)]
+    pub pid_ns: Option<String>,
     /// True until create has finished.
     #[serde(default)]
     pub creating: bool,
@@ -181,7 +186,11 @@ impl Container {
     /// The state document of the runtime spec plus runc's extras, in
     /// runc's key order, as `state` prints it and hooks receive it.
     pub fn oci_state(&self, status: Status) -> OciState<'_> {
-        let pid = if status == Status::Stopped { 0 } else { self.state.pid };
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.state.pid
+        };
         OciState {
             oci_version: husk_spec::OCI_VERSION,
             id: &self.state.id,

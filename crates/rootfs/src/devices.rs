@@ -70,12 +70,8 @@ fn make_device(rootfs: &Path, d: &Device, bind: bool, field: &str) -> Result<(),
             format!("{} resolves outside /dev", d.path.display()),
         ));
     }
-    let fail = |op, e| {
-        RootfsError::field(
-            field.to_string(),
-            format!("{op} {}: {e}", d.path.display()),
-        )
-    };
+    let fail =
+        |op, e| RootfsError::field(field.to_string(), format!("{op} {}: {e}", d.path.display()));
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| fail("mkdir", errno(&e)))?;
     }
