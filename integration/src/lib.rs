@@ -477,6 +477,23 @@ impl Bundle {
     /// A bundle whose container id is `unique_id(name)` and whose process
     /// runs `args`.
     pub fn new(name: &str, args: &[&str]) -> Bundle {
+        // Preconditions first, so a failure leaves no directory behind.
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "the integration tests must run as root"
+        );
+        let bin = husk_bin();
+        assert!(
+            bin.is_file(),
+            "runtime binary {} not found: build husk (cargo build --release -p husk) \
+             or point HUSK_BIN at a runc-compatible runtime",
+            bin.display()
+        );
+        assert!(
+            Path::new("/bin/busybox").is_file(),
+            "/bin/busybox not found: install busybox-static (apt-get install busybox-static)"
+        );
         let lock = CgroupParentLock::shared();
         let n = DIR_COUNTER.fetch_add(1, Ordering::SeqCst);
         let dir = PathBuf::from(format!("/tmp/husk-it-{}-{n}", std::process::id()));
@@ -1214,4 +1231,58 @@ pub fn check_with_runtimetest(bundle: &mut Bundle) {
         out.describe()
     );
     bundle.runtime().assert_gone(bundle.id());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_parsing_unescapes_paths() {
+        let text = "36 35 98:0 /mnt1 /mnt/with\\040space rw,noatime master:1 - ext3 /dev/root rw,errors=continue\n\
+                    37 35 0:40 / /proc/sys ro,relatime - proc proc rw\n";
+        let m = parse_mountinfo(text);
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[0].mount_point, Path::new("/mnt/with space"));
+        assert_eq!(m[0].root, "/mnt1");
+        assert_eq!(m[0].options, "rw,noatime");
+        assert_eq!(m[0].fstype, "ext3");
+        assert_eq!(m[0].source, "/dev/root");
+        assert_eq!(m[0].super_options, "rw,errors=continue");
+        assert_eq!(m[1].mount_point, Path::new("/proc/sys"));
+        assert_eq!(m[1].options, "ro,relatime");
+    }
+
+    #[test]
+    fn warning_lines_are_recognised() {
+        assert!(is_warning_line(
+            r#"time="x" level=warning msg="devices ignored""#
+        ));
+        assert!(is_warning_line("husk: warning: poststart hook failed"));
+        assert!(is_warning_line("WARNING: something"));
+        assert!(!is_warning_line("husk: container \"x\" does not exist"));
+        assert!(!is_warning_line(
+            r#"time="x" level=error msg="warning-free failure""#
+        ));
+    }
+
+    #[test]
+    fn unique_ids_are_valid_runc_ids() {
+        let id = unique_id("some test/name");
+        assert!(id.starts_with("some-test-name-"), "{id}");
+        assert!(id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)));
+    }
+
+    #[test]
+    fn status_fields() {
+        let s = "Name:\tsh\nUid:\t1000\t1000\t1000\t1000\nSigCgt:\t0000000000004002\n";
+        assert_eq!(
+            status_field(s, "Uid").map(squash_ws).as_deref(),
+            Some("1000 1000 1000 1000")
+        );
+        assert_eq!(status_field(s, "SigCgt"), Some("0000000000004002"));
+        assert_eq!(status_field(s, "Gid"), None);
+    }
 }

@@ -43,6 +43,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             "--console-socket was given but process.terminal is false".into(),
         ));
     }
+    warn_unimplemented(&spec);
     let root_path = &spec.root.as_ref().expect("validated").path;
     let rootfs_cfg = bundle.join(root_path);
     let rootfs = std::fs::canonicalize(&rootfs_cfg).map_err(|e| {
@@ -146,8 +147,10 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         console_socket: opts.console_socket.as_deref(),
         guard: &mut guard,
     };
+    tracing::debug!("{}: launching the init", opts.id);
     launch(&args, &mut parent)?;
     drop(listener);
+    tracing::debug!("{}: created, init pid {}", opts.id, container.state.pid);
 
     container.state.creating = false;
     container.save()?;
@@ -156,6 +159,24 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     }
     guard.disarm();
     Ok(container)
+}
+
+/// Settings husk does not apply yet: said loudly rather than dropped
+/// silently (engines send a seccomp profile with every container).
+fn warn_unimplemented(spec: &Spec) {
+    if spec.linux.as_ref().is_some_and(|l| l.seccomp.is_some()) {
+        tracing::warn!("linux.seccomp is not applied: husk does not implement seccomp yet");
+    }
+    if let Some(p) = spec.process.as_ref() {
+        if p.apparmor_profile.as_deref().is_some_and(|a| !a.is_empty()) {
+            tracing::debug!("process.apparmorProfile ignored: AppArmor support is not implemented");
+        }
+        if p.selinux_label.as_deref().is_some_and(|a| !a.is_empty()) {
+            tracing::warn!(
+                "process.selinuxLabel is not applied: SELinux support is not implemented"
+            );
+        }
+    }
 }
 
 fn io_text(e: &std::io::Error) -> String {
@@ -208,6 +229,7 @@ struct CreateParent<'a> {
 
 impl Parent for CreateParent<'_> {
     fn intermediate_started(&mut self, pid: i32) -> Result<(), String> {
+        tracing::debug!("intermediate process {pid} started; joining the cgroup");
         self.cgroup.add_pid(pid).map_err(|e| e.to_string())
     }
 
@@ -228,6 +250,7 @@ impl Parent for CreateParent<'_> {
     }
 
     fn create_hooks(&mut self) -> Result<(), String> {
+        tracing::debug!("mounts done; running prestart and createRuntime hooks");
         let Some(h) = &self.spec.hooks else {
             return Ok(());
         };
