@@ -140,10 +140,16 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
             // A bind mount takes its flags only on a remount; locked flags
             // of the source (in a user namespace) must be kept or the kernel
             // refuses the remount.
-            let keep = current_flags(&target_proc) - o.cleared;
+            // The fd still names the mount *under* the new bind mount, so
+            // the remount re-resolves the (already verified) path to reach
+            // the bind mount on top.
+            drop(target_fd);
+            let verified = open_verified(ctx.rootfs, &target)?;
+            let top = proc_fd_path(&verified);
+            let keep = current_flags(&top) - o.cleared;
             mount(
                 None::<&str>,
-                &target_proc,
+                &top,
                 None::<&str>,
                 MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra | keep,
                 None::<&str>,

@@ -1,0 +1,246 @@
+//! OCI hooks: prestart, createRuntime, createContainer, startContainer,
+//! poststart, poststop.
+//!
+//! Every hook is `/bin/sh -c` that saves its stdin (the state JSON) as
+//! `NAME.json`, its mount namespace as `NAME.mnt` and appends NAME to
+//! `order`. The host-side hooks (prestart, createRuntime, poststart,
+//! poststop) and createContainer (container namespaces, before pivot_root:
+//! host paths still resolve) write to the host directory directly;
+//! startContainer runs after pivot_root, so it writes to `/hooks`, a bind
+//! mount of that directory.
+
+use husk_integration::*;
+use serde_json::Value;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const ALL: [&str; 6] = [
+    "prestart",
+    "createRuntime",
+    "createContainer",
+    "startContainer",
+    "poststart",
+    "poststop",
+];
+
+fn marker_script(name: &str, dir: &str) -> String {
+    format!(
+        "cat > {dir}/{name}.json; readlink /proc/self/ns/mnt > {dir}/{name}.mnt; \
+         echo {name} >> {dir}/order"
+    )
+}
+
+/// A bundle with all six marker hooks; returns it and the marker directory.
+fn hooked_bundle(name: &str) -> (Bundle, PathBuf) {
+    let mut b = Bundle::new(name, &["sleep", "30"]);
+    let dir = b.host_dir().join("hooks");
+    fs::create_dir_all(&dir).unwrap();
+    let host = dir.to_str().unwrap().to_string();
+    b.add_mount(bind_mount(&dir, "/hooks", &["rbind", "rw"]));
+    for h in ALL {
+        let d = if h == "startContainer" {
+            "/hooks"
+        } else {
+            host.as_str()
+        };
+        b.add_hook(h, sh_hook(&marker_script(h, d), None));
+    }
+    (b, dir)
+}
+
+fn order(dir: &Path) -> Vec<String> {
+    fs::read_to_string(dir.join("order"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+#[track_caller]
+fn wait_for_marker(dir: &Path, name: &str) {
+    let p = dir.join(format!("{name}.mnt"));
+    assert!(
+        poll(|| p.exists().then_some(())).is_some(),
+        "hook {name} never ran; hooks run so far: {:?}",
+        order(dir)
+    );
+}
+
+fn hook_state(dir: &Path, name: &str) -> Value {
+    let p = dir.join(format!("{name}.json"));
+    let text = fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("hook {name} got no state JSON on stdin ({e}): {text:?}"))
+}
+
+fn hook_mnt(dir: &Path, name: &str) -> String {
+    fs::read_to_string(dir.join(format!("{name}.mnt")))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+/// Every hook runs once, gets the state on stdin and runs in the right
+/// mount namespace.
+#[test]
+fn hooks_run_with_state_on_stdin() {
+    let (b, dir) = hooked_bundle("hooks-all");
+    let id = b.id();
+    b.create().ok();
+    let container_mnt = ns_link(b.pid(), "mnt");
+    b.start().ok();
+    for h in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+        "poststart",
+    ] {
+        wait_for_marker(&dir, h);
+    }
+    b.stop_and_delete();
+    wait_for_marker(&dir, "poststop");
+
+    let mut ran = order(&dir);
+    ran.sort();
+    let mut all = ALL.map(String::from).to_vec();
+    all.sort();
+    assert_eq!(ran, all, "each hook should run exactly once");
+
+    let host_mnt = ns_link(std::process::id() as i32, "mnt");
+    for h in ALL {
+        let st = hook_state(&dir, h);
+        assert_eq!(st["id"], id, "{h} state: {st}");
+        assert_eq!(st["bundle"], b.path_str(), "{h} state: {st}");
+        assert!(
+            st["ociVersion"].as_str().is_some_and(|v| !v.is_empty()),
+            "{h} state has no ociVersion: {st}"
+        );
+        let status = st["status"].as_str().unwrap_or("");
+        assert!(
+            ["creating", "created", "running", "stopped"].contains(&status),
+            "{h} state has no valid status: {st}"
+        );
+        if h == "poststop" {
+            assert_eq!(status, "stopped", "poststop state: {st}");
+        } else {
+            assert!(
+                st["pid"].as_i64().unwrap_or(0) > 0,
+                "{h} state has no pid: {st}"
+            );
+        }
+        let want = if h == "createContainer" || h == "startContainer" {
+            &container_mnt
+        } else {
+            &host_mnt
+        };
+        assert_eq!(
+            &hook_mnt(&dir, h),
+            want,
+            "{h} ran in the wrong mount namespace (container: {container_mnt}, runtime: {host_mnt})"
+        );
+    }
+    assert_no_leftovers(&b, id);
+}
+
+/// The order of the runtime spec's lifecycle: prestart, createRuntime and
+/// createContainer during create; startContainer then poststart during
+/// start (poststart after the process started, before start returns);
+/// poststop during delete.
+#[test]
+fn hooks_run_in_spec_order() {
+    let (b, dir) = hooked_bundle("hooks-order");
+    b.create().ok();
+    assert_eq!(
+        order(&dir),
+        ["prestart", "createRuntime", "createContainer"],
+        "hooks run by create"
+    );
+    b.start().ok();
+    assert_eq!(
+        order(&dir),
+        [
+            "prestart",
+            "createRuntime",
+            "createContainer",
+            "startContainer",
+            "poststart"
+        ],
+        "hooks run by the time start returns"
+    );
+    b.stop_and_delete();
+    assert_eq!(order(&dir), ALL, "hooks run by the time delete returns");
+    assert_no_leftovers(&b, b.id());
+}
+
+fn failing_hook_fails_create(name: &str, kind: &str, hook: Value, mention: &[&str]) {
+    let mut b = Bundle::new(name, &["sleep", "30"]);
+    b.add_hook(kind, hook);
+    b.create()
+        .failed_with_message()
+        .stderr_mentions_any(mention);
+    b.runtime().assert_gone(b.id());
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn failing_create_runtime_hook_fails_create() {
+    failing_hook_fails_create(
+        "hook-createruntime-fails",
+        "createRuntime",
+        sh_hook("echo hook-said-no >&2; exit 7", None),
+        &["hook"],
+    );
+}
+
+#[test]
+fn failing_prestart_hook_fails_create() {
+    failing_hook_fails_create(
+        "hook-prestart-fails",
+        "prestart",
+        sh_hook("exit 7", None),
+        &["hook"],
+    );
+}
+
+#[test]
+fn hook_timeout_fails_create() {
+    failing_hook_fails_create(
+        "hook-timeout",
+        "createRuntime",
+        sh_hook("sleep 5", Some(1)),
+        &["timeout", "timed out"],
+    );
+}
+
+/// Runtime spec: a failing poststart hook only logs a warning; the
+/// container keeps running. (runc 1.1 runs poststart during create and
+/// fails it: husk follows the spec.)
+#[test]
+fn failing_poststart_hook_only_warns() {
+    let mut b = Bundle::new("hook-poststart-fails", &["sleep", "30"]);
+    b.add_hook("poststart", sh_hook("exit 7", None));
+    b.create().ok();
+    b.start().ok();
+    assert_eq!(
+        b.status(),
+        "running",
+        "container after a failed poststart hook"
+    );
+    b.stop_and_delete();
+    assert_no_leftovers(&b, b.id());
+}
+
+/// A failing poststop hook only logs a warning: delete succeeds and
+/// removes everything.
+#[test]
+fn failing_poststop_hook_only_warns() {
+    let mut b = Bundle::new("hook-poststop-fails", &["sleep", "30"]);
+    b.add_hook("poststop", sh_hook("exit 7", None));
+    b.create_and_start();
+    b.kill("KILL").ok();
+    b.wait_for_status("stopped");
+    b.delete().ok();
+    b.runtime().assert_gone(b.id());
+    assert_no_leftovers(&b, b.id());
+}

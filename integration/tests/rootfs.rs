@@ -1,0 +1,324 @@
+//! The container's filesystem: root.readonly, masked and readonly paths,
+//! mounts with options, devices.
+//!
+//! Each config test first checks with busybox from inside the container,
+//! then (when it has been built) runs runtimetest with the same config.
+
+use husk_integration::*;
+use serde_json::json;
+use std::ffi::CString;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+#[track_caller]
+fn run_ok(b: &Bundle) -> String {
+    let out = b.run(&[]);
+    out.ok();
+    b.runtime().assert_gone(b.id());
+    out.stdout
+}
+
+/// The mountinfo entries printed by the container (`cat /proc/self/mountinfo`
+/// lines among other output).
+fn container_mount<'a>(mounts: &'a [MountInfo], point: &str) -> &'a MountInfo {
+    mounts
+        .iter()
+        .rev() // the last mount on a point is the visible one
+        .find(|m| m.mount_point == Path::new(point))
+        .unwrap_or_else(|| panic!("no mount on {point} in the container's mountinfo: {mounts:#?}"))
+}
+
+fn has_opt(opts: &str, o: &str) -> bool {
+    opts.split(',').any(|x| x == o)
+}
+
+#[test]
+fn root_readonly_blocks_writes() {
+    let mut b = Bundle::new(
+        "root-ro",
+        &[
+            "sh",
+            "-c",
+            "touch /probe && echo wrote; cat /proc/self/mountinfo",
+        ],
+    );
+    b.config_mut()["root"]["readonly"] = json!(true);
+    let out = run_ok(&b);
+    assert!(
+        !out.contains("wrote"),
+        "writing to a readonly root succeeded:\n{out}"
+    );
+    assert!(
+        !b.rootfs().join("probe").exists(),
+        "file written through a readonly root"
+    );
+    let root = container_mount(&parse_mountinfo(&out), "/").clone();
+    assert!(
+        has_opt(&root.options, "ro"),
+        "/ should be mounted ro: {root:?}"
+    );
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn root_writable_when_not_readonly() {
+    let mut b = Bundle::new("root-rw", &["sh", "-c", "echo data > /probe && echo wrote"]);
+    b.config_mut()["root"]["readonly"] = json!(false);
+    assert_eq!(run_ok(&b), "wrote\n", "writing to a writable root");
+    assert_eq!(
+        fs::read_to_string(b.rootfs().join("probe")).ok().as_deref(),
+        Some("data\n"),
+        "the file written in the container should be in the bundle's rootfs"
+    );
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn masked_paths_are_hidden() {
+    let script = "wc -c < /etc/secret; ls -A /secretdir | wc -l; ls -A /sys/firmware | wc -l; \
+                  wc -c < /proc/keys; cat /proc/kcore >/dev/null 2>&1; echo done";
+    let mut b = Bundle::new("masked", &["sh", "-c", script]);
+    write_file(&b.rootfs().join("etc/secret"), "top secret\n");
+    write_file(&b.rootfs().join("secretdir/file"), "hidden\n");
+    b.config_mut()["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .extend([
+            json!("/etc/secret"),
+            json!("/secretdir"),
+            json!("/does/not/exist"),
+        ]);
+    assert!(
+        fs::read_dir("/sys/firmware")
+            .map(|d| d.count())
+            .unwrap_or(0)
+            > 0,
+        "this check needs a non-empty /sys/firmware on the host"
+    );
+    let out = squash_ws(&run_ok(&b));
+    assert_eq!(
+        out, "0\n0\n0\n0\ndone",
+        "masked file, masked dir, /sys/firmware and /proc/keys should read as empty \
+         (a missing masked path is ignored)"
+    );
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn readonly_paths_are_readonly() {
+    let script = "touch /rodir/x && echo rodir-writable; touch /rwdir/x && echo rwdir-writable; \
+                  cat /proc/self/mountinfo";
+    let mut b = Bundle::new("ro-paths", &["sh", "-c", script]);
+    fs::create_dir_all(b.rootfs().join("rodir")).unwrap();
+    fs::create_dir_all(b.rootfs().join("rwdir")).unwrap();
+    b.config_mut()["root"]["readonly"] = json!(false);
+    b.config_mut()["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!("/rodir"), json!("/does/not/exist")]);
+    let out = run_ok(&b);
+    assert!(
+        out.contains("rwdir-writable"),
+        "a normal directory should stay writable:\n{out}"
+    );
+    assert!(
+        !out.contains("rodir-writable"),
+        "a readonlyPaths directory was writable:\n{out}"
+    );
+    assert!(
+        !b.rootfs().join("rodir/x").exists(),
+        "file created under /rodir"
+    );
+    let mounts = parse_mountinfo(&out);
+    // The default readonlyPaths that exist on this kernel, and our own.
+    let defaults = [
+        "/proc/bus",
+        "/proc/fs",
+        "/proc/irq",
+        "/proc/sys",
+        "/proc/sysrq-trigger",
+    ];
+    let existing = defaults.into_iter().filter(|p| Path::new(p).exists());
+    for p in existing.chain(["/rodir"]) {
+        let m = container_mount(&mounts, p);
+        assert!(has_opt(&m.options, "ro"), "{p} should be mounted ro: {m:?}");
+    }
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn tmpfs_mount_with_options() {
+    let script = "cat /proc/self/mountinfo; \
+                  printf '#!/bin/sh\\necho script-ran\\n' > /scratch/s; chmod +x /scratch/s; \
+                  /scratch/s 2>/dev/null; echo exec=$?; \
+                  dd if=/dev/zero of=/scratch/small bs=1024 count=256 2>/dev/null; echo small=$?; \
+                  dd if=/dev/zero of=/scratch/big bs=1024 count=2048 2>/dev/null; echo big=$?";
+    let mut b = Bundle::new("tmpfs", &["sh", "-c", script]);
+    b.add_mount(json!({
+        "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "noexec", "size=1m"]
+    }));
+    let out = run_ok(&b);
+    let m = container_mount(&parse_mountinfo(&out), "/scratch").clone();
+    assert_eq!(m.fstype, "tmpfs", "{m:?}");
+    for o in ["nosuid", "nodev", "noexec"] {
+        assert!(has_opt(&m.options, o), "/scratch should be {o}: {m:?}");
+    }
+    assert!(
+        has_opt(&m.super_options, "size=1024k"),
+        "/scratch should be size=1m: {m:?}"
+    );
+    assert!(
+        !out.contains("script-ran"),
+        "a script ran from a noexec mount:\n{out}"
+    );
+    let line = |k: &str| out.lines().find(|l| l.starts_with(k)).map(str::to_string);
+    assert!(
+        line("exec=").is_some_and(|l| l != "exec=0"),
+        "executing from noexec should fail:\n{out}"
+    );
+    assert_eq!(
+        line("small=").as_deref(),
+        Some("small=0"),
+        "256 KiB fits in 1 MiB:\n{out}"
+    );
+    assert!(
+        line("big=").is_some_and(|l| l != "big=0"),
+        "2 MiB should not fit in a 1 MiB tmpfs:\n{out}"
+    );
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn bind_mount_readonly() {
+    let script = "cat /data/f; touch /data/new && echo wrote; grep ' /data ' /proc/self/mountinfo";
+    let mut b = Bundle::new("bind-ro", &["sh", "-c", script]);
+    let src = b.host_dir().join("data");
+    write_file(&src.join("f"), "bind-token\n");
+    b.add_mount(bind_mount(&src, "/data", &["bind", "ro"]));
+    let out = run_ok(&b);
+    assert!(
+        out.starts_with("bind-token\n"),
+        "host file not visible via the bind mount:\n{out}"
+    );
+    assert!(
+        !out.contains("wrote"),
+        "wrote through a ro bind mount:\n{out}"
+    );
+    assert!(
+        !src.join("new").exists(),
+        "file created through a ro bind mount"
+    );
+    let m = container_mount(&parse_mountinfo(&out), "/data").clone();
+    assert!(has_opt(&m.options, "ro"), "/data should be ro: {m:?}");
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+/// Mounts a small tmpfs on `dir` in the test's (host) mount namespace.
+fn mount_tmpfs(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
+    let target = CString::new(dir.as_os_str().as_bytes()).unwrap();
+    let rc = unsafe {
+        libc::mount(
+            c"tmpfs".as_ptr(),
+            target.as_ptr(),
+            c"tmpfs".as_ptr(),
+            0,
+            c"size=64k".as_ptr().cast(),
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "mount tmpfs on {}: {}",
+        dir.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+fn umount(dir: &Path) {
+    let target = CString::new(dir.as_os_str().as_bytes()).unwrap();
+    let rc = unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+    assert_eq!(
+        rc,
+        0,
+        "umount {}: {}",
+        dir.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// `rbind` carries the source's submounts into the container; plain `bind`
+/// does not.
+#[test]
+fn rbind_includes_submounts() {
+    let script = "cat /r/sub/f; ls -A /b/sub | wc -l";
+    let mut b = Bundle::new("rbind", &["sh", "-c", script]);
+    let src = b.host_dir().join("tree");
+    mount_tmpfs(&src.join("sub"));
+    write_file(&src.join("sub/f"), "submount-token\n");
+    b.add_mount(bind_mount(&src, "/r", &["rbind"]));
+    b.add_mount(bind_mount(&src, "/b", &["bind"]));
+    let out = b.run(&[]);
+    umount(&src.join("sub"));
+    out.ok();
+    assert_eq!(
+        squash_ws(&out.stdout),
+        "submount-token\n0",
+        "rbind should show the submount's file, bind an empty directory\n{}",
+        out.describe()
+    );
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn linux_devices_are_created() {
+    let mut b = Bundle::new("devices", &["stat", "-c", "%F %t:%T %a %u:%g", "/dev/fuse"]);
+    b.config_mut()["linux"]["devices"] = json!([{
+        "path": "/dev/fuse", "type": "c", "major": 10, "minor": 229,
+        "fileMode": 0o666, "uid": 1000, "gid": 1001
+    }]);
+    assert_eq!(
+        run_ok(&b),
+        "character special file a:e5 666 1000:1001\n",
+        "type, major:minor (hex), mode and owner of /dev/fuse"
+    );
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn default_devices_and_symlinks() {
+    let script = "for d in null zero full random urandom tty; do \
+                    stat -c '%n %F %t:%T %a' /dev/$d; done; \
+                  for l in fd stdin stdout stderr ptmx; do echo \"/dev/$l -> $(readlink /dev/$l)\"; done; \
+                  echo x > /dev/null && echo null-writable; head -c 4 /dev/zero | wc -c";
+    let mut b = Bundle::new("default-devices", &["sh", "-c", script]);
+    let out = run_ok(&b);
+    let want = "/dev/null character special file 1:3 666\n\
+                /dev/zero character special file 1:5 666\n\
+                /dev/full character special file 1:7 666\n\
+                /dev/random character special file 1:8 666\n\
+                /dev/urandom character special file 1:9 666\n\
+                /dev/tty character special file 5:0 666\n\
+                /dev/fd -> /proc/self/fd\n\
+                /dev/stdin -> /proc/self/fd/0\n\
+                /dev/stdout -> /proc/self/fd/1\n\
+                /dev/stderr -> /proc/self/fd/2\n\
+                /dev/ptmx -> pts/ptmx\n\
+                null-writable\n";
+    assert_eq!(
+        squash_ws(&out),
+        squash_ws(&format!("{want}4\n")),
+        "default /dev"
+    );
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
