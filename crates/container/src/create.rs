@@ -185,10 +185,16 @@ fn io_text(e: &std::io::Error) -> String {
 }
 
 /// runc passes systemd socket activation through: the fds 3.. named by
-/// LISTEN_FDS in our environment, plus --preserve-fds more.
+/// LISTEN_FDS, when LISTEN_PID says they are meant for us (systemd's rule;
+/// a stale pair inherited from an ancestor is not), plus --preserve-fds.
 fn preserved_fds(preserve: u32) -> (u32, Vec<String>) {
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        == Some(std::process::id());
     let listen: u32 = std::env::var("LISTEN_FDS")
         .ok()
+        .filter(|_| for_us)
         .and_then(|v| v.parse().ok())
         .unwrap_or(0);
     let mut env = Vec::new();
