@@ -34,13 +34,22 @@ struct Cli {
     systemd_cgroup: bool,
     /// auto, true or false (before the command, as with runc: `spec` has
     /// a --rootless of its own).
-    #[arg(long, default_value = "auto")]
-    rootless: String,
+    #[arg(long, value_enum, default_value = "auto")]
+    rootless: Rootless,
     /// Print the version.
     #[arg(short = 'v', long = "version")]
     version: bool,
     #[command(subcommand)]
     cmd: Option<Cmd>,
+}
+
+/// runc's --rootless values. Accepted now; rootless operation itself comes
+/// with the user-namespace work.
+#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
+enum Rootless {
+    Auto,
+    True,
+    False,
 }
 
 #[derive(clap::Args)]
