@@ -32,7 +32,7 @@ pub fn create_default_devices(rootfs: &Path, bind: bool) -> Result<(), RootfsErr
             uid: Some(0),
             gid: Some(0),
         };
-        make_device(rootfs, &d, bind, "linux.devices")?;
+        make_device(rootfs, &d, bind, "default device")?;
     }
     let mut links = vec![
         ("/proc/self/fd", "/dev/fd"),

@@ -1,10 +1,13 @@
 //! Steps after pivot_root: read-only and masked paths, a read-only root,
 //! the root's final propagation.
 
-use crate::mount::current_flags;
+use crate::mount::{current_flags, proc_fd_path};
 use crate::options::propagation;
 use crate::RootfsError;
+use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::{fstat, major, minor, Mode, SFlag};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 fn exists(p: &Path) -> bool {
@@ -39,6 +42,11 @@ pub fn readonly_paths(paths: &[PathBuf]) -> Result<(), RootfsError> {
 
 pub fn mask_paths(paths: &[PathBuf], mount_label: Option<&str>) -> Result<(), RootfsError> {
     let _ = mount_label;
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let null = verified_dev_null()?;
+    let null_path = proc_fd_path(&null);
     for (i, p) in paths.iter().enumerate() {
         let Ok(md) = p.metadata() else { continue };
         let field = format!("linux.maskedPaths[{i}]");
@@ -52,7 +60,7 @@ pub fn mask_paths(paths: &[PathBuf], mount_label: Option<&str>) -> Result<(), Ro
             )
         } else {
             mount(
-                Some("/dev/null"),
+                Some(&null_path),
                 p.as_path(),
                 None::<&str>,
                 MsFlags::MS_BIND,
@@ -62,6 +70,32 @@ pub fn mask_paths(paths: &[PathBuf], mount_label: Option<&str>) -> Result<(), Ro
         r.map_err(|e| RootfsError::field(field, format!("mask {}: {e}", p.display())))?;
     }
     Ok(())
+}
+
+/// The container's /dev/null, opened without following symlinks and
+/// checked to be the 1:3 character device: masking must never turn into a
+/// writable bind mount of whatever a planted /dev/null points at (the
+/// CVE-2025-31133 class).
+fn verified_dev_null() -> Result<OwnedFd, RootfsError> {
+    let path = Path::new("/dev/null");
+    let fd = open(
+        path,
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| RootfsError::field("linux.maskedPaths", format!("open /dev/null: {e}")))?;
+    // SAFETY: `open` just returned this descriptor; nothing else owns it.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let st = fstat(fd.as_raw_fd())
+        .map_err(|e| RootfsError::field("linux.maskedPaths", format!("stat /dev/null: {e}")))?;
+    let is_char = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR;
+    if !is_char || major(st.st_rdev) != 1 || minor(st.st_rdev) != 3 {
+        return Err(RootfsError::field(
+            "linux.maskedPaths",
+            "/dev/null in the container is not the null device (1:3); refusing to mask with it",
+        ));
+    }
+    Ok(fd)
 }
 
 pub fn make_root_readonly() -> Result<(), RootfsError> {
