@@ -59,11 +59,12 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
 
     if process.terminal {
         let p = pty::open_pty()?;
-        rootfs::mount_console(&p.slave_path).map_err(|e| format!("process.terminal: {e}"))?;
+        rootfs::mount_console(&p.slave_proc_path())
+            .map_err(|e| format!("process.terminal: {e}"))?;
         ch.send_with_fd(&Msg::Console, Some(p.master.as_raw_fd()))
             .map_err(|e| e.to_string())?;
         ch.expect_proceed()?;
-        pty::attach_slave(&p.slave_path, process.console_size)?;
+        pty::attach_slave(&p.slave, process.console_size)?;
     }
 
     if let Some(l) = &spec.linux {

@@ -1,14 +1,23 @@
-//! A pseudo-terminal made inside the container (its own devpts instance), so
-//! the slave is the container's /dev/pts/N.
+//! A pseudo-terminal made inside the container (its own devpts instance).
+//! The slave is reached from the master with TIOCGPTPEER, never by path, so
+//! nothing planted in the rootfs can stand in for it (the CVE-2025-52565
+//! class).
 
 use nix::fcntl::OFlag;
-use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt, PtyMaster};
+use nix::pty::{grantpt, posix_openpt, unlockpt, PtyMaster};
 use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd};
 use std::path::PathBuf;
 
 pub struct Pty {
     pub master: OwnedFd,
-    pub slave_path: PathBuf,
+    pub slave: OwnedFd,
+}
+
+impl Pty {
+    /// /proc/self/fd/N of the slave, for bind mounting it onto /dev/console.
+    pub fn slave_proc_path(&self) -> PathBuf {
+        PathBuf::from(format!("/proc/self/fd/{}", self.slave.as_raw_fd()))
+    }
 }
 
 pub fn open_pty() -> Result<Pty, String> {
@@ -16,26 +25,26 @@ pub fn open_pty() -> Result<Pty, String> {
         .map_err(|e| format!("process.terminal: open /dev/ptmx: {e}"))?;
     grantpt(&m).map_err(|e| format!("process.terminal: grantpt: {e}"))?;
     unlockpt(&m).map_err(|e| format!("process.terminal: unlockpt: {e}"))?;
-    let name = ptsname_r(&m).map_err(|e| format!("process.terminal: ptsname: {e}"))?;
     // SAFETY: into_raw_fd hands us the master's descriptor; we are now its
     // only owner.
     let master = unsafe { OwnedFd::from_raw_fd(m.into_raw_fd()) };
-    Ok(Pty {
-        master,
-        slave_path: PathBuf::from(name),
-    })
+    let flags = libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC;
+    // SAFETY: TIOCGPTPEER takes the open flags as its integer argument and
+    // returns a new descriptor for the slave, or -1.
+    let fd = unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCGPTPEER, flags) };
+    if fd < 0 {
+        return Err(format!(
+            "process.terminal: open the pty slave (TIOCGPTPEER): {}",
+            std::io::Error::last_os_error()
+        ));
+    }
+    // SAFETY: the kernel just returned this descriptor; nothing else owns it.
+    let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    Ok(Pty { master, slave })
 }
 
 /// Makes the slave our controlling terminal and stdio.
-pub fn attach_slave(
-    slave_path: &std::path::Path,
-    size: Option<husk_spec::ConsoleSize>,
-) -> Result<(), String> {
-    let slave = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(slave_path)
-        .map_err(|e| format!("process.terminal: open {}: {e}", slave_path.display()))?;
+pub fn attach_slave(slave: &OwnedFd, size: Option<husk_spec::ConsoleSize>) -> Result<(), String> {
     let fd = slave.as_raw_fd();
     // SAFETY: TIOCSCTTY takes an int argument; fd is an open tty we own.
     if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
