@@ -84,6 +84,18 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     std::fs::create_dir_all(cwd)
         .and_then(|_| std::env::set_current_dir(cwd))
         .map_err(|e| format!("process.cwd: chdir to {}: {e}", cwd.display()))?;
+    // A cwd like /proc/self/fd/N can lead through an inherited host fd out
+    // of the rootfs (the CVE-2024-21626 class); the kernel then reports the
+    // directory as unreachable, which getcwd turns into an error.
+    match std::env::current_dir() {
+        Ok(d) if d.is_absolute() => {}
+        _ => {
+            return Err(format!(
+                "process.cwd: {} resolves outside the container's root",
+                cwd.display()
+            ))
+        }
+    }
 
     let mut env = process.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
