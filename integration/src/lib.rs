@@ -73,6 +73,16 @@ pub fn is_runc() -> bool {
     runtime_name() == "runc"
 }
 
+/// For tests of husk-only behaviour: under runc, prints a SKIP note saying
+/// why and returns true (the test then returns before making anything).
+pub fn skip_under_runc(test: &str, why: &str) -> bool {
+    if is_runc() {
+        eprintln!("SKIP {test}: husk-only test ({why})");
+        return true;
+    }
+    false
+}
+
 /// The statically linked runtimetest checker, if it has been built
 /// (`$RUNTIMETEST_BIN` overrides the default location).
 pub fn runtimetest_bin() -> Option<PathBuf> {
@@ -479,6 +489,7 @@ impl Bundle {
     pub fn new(name: &str, args: &[&str]) -> Bundle {
         // Preconditions first, so a failure leaves no directory behind.
         assert_eq!(
+            // SAFETY: geteuid has no arguments and cannot fail.
             unsafe { libc::geteuid() },
             0,
             "the integration tests must run as root"
@@ -657,6 +668,22 @@ impl Bundle {
         c
     }
 
+    /// Writes a bundle directory of its own for container `id`,
+    /// `<dir>/bundles/<id>/config.json`: the config for `id` (see
+    /// [`Bundle::config_for`]) with `root.path` set to this bundle's rootfs
+    /// by absolute path, and returns that directory. Containers made from
+    /// separate bundle directories can be created concurrently, which
+    /// [`Bundle::create_as`] (one config.json, rewritten per id) cannot.
+    pub fn separate_bundle(&self, id: &str) -> PathBuf {
+        let dir = self.dir.join("bundles").join(id);
+        fs::create_dir_all(&dir).expect("create separate bundle dir");
+        let mut c = self.config_for(id);
+        c["root"]["path"] = json!(self.rootfs);
+        let text = serde_json::to_string_pretty(&c).unwrap();
+        fs::write(dir.join("config.json"), text).expect("write config.json");
+        dir
+    }
+
     /// Writes config.json for this bundle's own id.
     pub fn save(&self) {
         self.save_for(&self.id);
@@ -701,6 +728,15 @@ impl Bundle {
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--bundle", self.path_str(), id]);
         self.rt.spawn(self.rt.command(&args), input)
+    }
+
+    /// `run` that must succeed and leave no state behind; returns stdout.
+    #[track_caller]
+    pub fn run_ok(&self) -> String {
+        let out = self.run(&[]);
+        out.ok();
+        self.runtime().assert_gone(self.id());
+        out.stdout
     }
 
     /// Creates and starts this bundle's container, asserting both succeed.
@@ -784,6 +820,7 @@ impl Drop for Bundle {
         // Whatever the runtime left behind.
         let procs = || processes_with_root(&self.rootfs, self.rootfs_key);
         for (pid, _) in procs() {
+            // SAFETY: kill takes two integers and touches no memory of ours.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         let _ = poll(|| procs().is_empty().then_some(()));
@@ -802,6 +839,7 @@ fn cleanup_dir(dir: &Path) {
     points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
     for p in &points {
         if let Ok(c) = CString::new(p.as_os_str().as_bytes()) {
+            // SAFETY: `c` is a NUL-terminated path that outlives the call.
             unsafe { libc::umount2(c.as_ptr(), libc::MNT_DETACH) };
         }
     }
@@ -825,6 +863,7 @@ fn remove_cgroup(id: &str) {
         for file in ["cgroup.procs", "tasks"] {
             if let Ok(s) = fs::read_to_string(cg.join(file)) {
                 for pid in s.split_whitespace().filter_map(|p| p.parse::<i32>().ok()) {
+                    // SAFETY: kill takes two integers and touches no memory of ours.
                     unsafe { libc::kill(pid, libc::SIGKILL) };
                 }
             }
@@ -851,6 +890,7 @@ impl CgroupParentLock {
     fn shared() -> CgroupParentLock {
         let file = File::open(LOCK_PATH).ok();
         if let Some(f) = &file {
+            // SAFETY: flock on a descriptor `f` owns for the whole call.
             unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_SH) };
         }
         CgroupParentLock { file }
@@ -859,6 +899,7 @@ impl CgroupParentLock {
     fn release_and_prune(&mut self) {
         drop(self.file.take());
         let Ok(f) = File::open(LOCK_PATH) else { return };
+        // SAFETY: flock on a descriptor `f` owns for the whole call.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
             return; // another bundle is alive somewhere
         }
@@ -999,6 +1040,9 @@ pub struct MountInfo {
     pub root: String,
     pub mount_point: PathBuf,
     pub options: String,
+    /// The optional fields (`shared:N`, `master:N`, `propagate_from:N`,
+    /// `unbindable`); empty for a private mount.
+    pub optional: Vec<String>,
     pub fstype: String,
     pub source: String,
     pub super_options: String,
@@ -1042,6 +1086,7 @@ pub fn parse_mountinfo(text: &str) -> Vec<MountInfo> {
             root: unescape_mountinfo(f[3]),
             mount_point: PathBuf::from(unescape_mountinfo(f[4])),
             options: f[5].to_string(),
+            optional: f[6..].iter().map(|o| o.to_string()).collect(),
             fstype: g[0].to_string(),
             source: unescape_mountinfo(g[1]),
             super_options: g[2].to_string(),
@@ -1221,10 +1266,16 @@ pub fn wait_for_signal_handler(pid: i32, sig: i32) {
 /// container id must be free.
 #[track_caller]
 pub fn check_with_runtimetest(bundle: &mut Bundle) {
+    check_with_runtimetest_using(bundle, &[]);
+}
+
+/// [`check_with_runtimetest`] with extra `run` arguments (`--no-pivot`).
+#[track_caller]
+pub fn check_with_runtimetest_using(bundle: &mut Bundle, run_args: &[&str]) {
     if !bundle.use_runtimetest() {
         return;
     }
-    let out = bundle.run(&[]);
+    let out = bundle.run(run_args);
     assert!(
         out.success(),
         "expected runtimetest to find the config applied (exit 0)\n{}",
@@ -1246,11 +1297,13 @@ mod tests {
         assert_eq!(m[0].mount_point, Path::new("/mnt/with space"));
         assert_eq!(m[0].root, "/mnt1");
         assert_eq!(m[0].options, "rw,noatime");
+        assert_eq!(m[0].optional, ["master:1"]);
         assert_eq!(m[0].fstype, "ext3");
         assert_eq!(m[0].source, "/dev/root");
         assert_eq!(m[0].super_options, "rw,errors=continue");
         assert_eq!(m[1].mount_point, Path::new("/proc/sys"));
         assert_eq!(m[1].options, "ro,relatime");
+        assert!(m[1].optional.is_empty(), "{:?}", m[1].optional);
     }
 
     #[test]

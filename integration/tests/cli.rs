@@ -119,6 +119,7 @@ fn spec_rootless_maps_the_current_user() {
         ns.iter().any(|n| n["type"] == "user"),
         "a rootless spec needs a user namespace: {config}"
     );
+    // SAFETY: geteuid and getegid take no arguments and cannot fail.
     let euid = unsafe { libc::geteuid() };
     let egid = unsafe { libc::getegid() };
     for (key, host) in [("uidMappings", euid), ("gidMappings", egid)] {

@@ -276,3 +276,41 @@ fn json_log_records_the_error() {
     b.runtime().assert_gone(b.id());
     assert_no_leftovers(&b, b.id());
 }
+
+/// husk has no systemd cgroup driver yet: `--systemd-cgroup` is refused up
+/// front with a message naming the flag (runc implements the driver).
+#[test]
+fn systemd_cgroup_is_refused() {
+    if skip_under_runc(
+        "systemd_cgroup_is_refused",
+        "runc implements the systemd driver",
+    ) {
+        return;
+    }
+    let b = Bundle::new("systemd-cgroup", &["sleep", "30"]);
+    b.save();
+    let out = b.runtime().exec(&[
+        "--systemd-cgroup",
+        "create",
+        "--bundle",
+        b.path_str(),
+        b.id(),
+    ]);
+    assert_create_error(&b, &out, &["--systemd-cgroup"]);
+}
+
+/// A mount failing after others succeeded: the error names the failing
+/// entry by index, and the mounts already made (in the container's mount
+/// namespace) leave nothing on the host.
+#[test]
+fn failing_mount_after_successful_ones() {
+    let mut b = Bundle::new("mount-fails-late", &["true"]);
+    let first = b.config()["mounts"].as_array().unwrap().len();
+    b.add_mount(json!({
+        "destination": "/a", "type": "tmpfs", "source": "tmpfs", "options": ["size=64k"]
+    }));
+    let src = b.host_dir().join("no-such-source");
+    b.add_mount(bind_mount(&src, "/b", &["bind"]));
+    let out = b.create();
+    assert_create_error(&b, &out, &[&format!("mounts[{}]", first + 1)]);
+}

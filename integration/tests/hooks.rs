@@ -244,3 +244,46 @@ fn failing_poststop_hook_only_warns() {
     b.runtime().assert_gone(b.id());
     assert_no_leftovers(&b, b.id());
 }
+
+/// A createRuntime hook that runs `state` on the container being created:
+/// husk reads state without taking the container's lock, so this does not
+/// deadlock against `create` (the hook's timeout turns a deadlock into a
+/// failed create), and reports "creating" with the init's pid.
+#[test]
+fn state_from_a_create_runtime_hook() {
+    if skip_under_runc(
+        "state_from_a_create_runtime_hook",
+        "runc 1.1.5's state finds no container during create",
+    ) {
+        return;
+    }
+    let mut b = Bundle::new("hook-state", &["sleep", "30"]);
+    let file = b.host_dir().join("state-during-hook.json");
+    let rt = b.runtime();
+    let script = format!(
+        "'{}' --root '{}' state {} > '{}'",
+        rt.bin().display(),
+        rt.root().display(),
+        b.id(),
+        file.display()
+    );
+    b.add_hook("createRuntime", sh_hook(&script, Some(10)));
+    b.create().ok();
+    let pid = b.pid();
+    let text = fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("the hook wrote no {}: {e}", file.display()));
+    let st: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("state printed in the hook is not JSON ({e}): {text:?}"));
+    assert_eq!(st["id"], b.id(), "state printed in the hook: {st}");
+    assert_eq!(
+        st["status"], "creating",
+        "status printed in the createRuntime hook: {st}"
+    );
+    assert_eq!(
+        st["pid"], pid,
+        "pid printed in the hook should be the init's ({pid}): {st}"
+    );
+    b.delete_force().ok();
+    b.runtime().assert_gone(b.id());
+    assert_no_leftovers(&b, b.id());
+}

@@ -20,6 +20,14 @@ fn process_exists(pid: i32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
 }
 
+/// Exists and is not a zombie.
+fn process_alive(pid: i32) -> bool {
+    fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.to_string()))
+        .is_some_and(|rest| !rest.starts_with('Z') && !rest.starts_with('X'))
+}
+
 #[test]
 fn create_start_kill_delete() {
     let b = Bundle::new("lifecycle", TERM_PAYLOAD);
@@ -329,5 +337,64 @@ fn run_passes_stdin_through() {
     let input = "first line\nsecond line\n";
     let out = b.run_as(b.id(), &[], Some(input.as_bytes()));
     out.ok().stdout_is(input);
+    assert_no_leftovers(&b, b.id());
+}
+
+/// A pid whose start time is not the recorded one belongs to another
+/// process (the init died and the pid was reused): the container is
+/// stopped, and `kill` must not reach that process. Simulated by editing
+/// `pid_start` in husk's state.json.
+#[test]
+fn reused_pid_does_not_look_alive() {
+    if skip_under_runc("reused_pid_does_not_look_alive", "edits husk's state.json") {
+        return;
+    }
+    let b = Bundle::new("pid-reuse", &["sleep", "30"]);
+    b.create_and_start();
+    let pid = b.pid();
+    let path = b.runtime().root().join(b.id()).join("state.json");
+    let original =
+        fs::read_to_string(&path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let mut state: Value = serde_json::from_str(&original)
+        .unwrap_or_else(|e| panic!("{} is not JSON ({e}): {original}", path.display()));
+    let start = state["pid_start"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no numeric pid_start in {}: {original}", path.display()));
+    state["pid_start"] = json!(start + 12345);
+    fs::write(&path, state.to_string()).unwrap();
+
+    let st = b.state();
+    assert_eq!(
+        st["status"], "stopped",
+        "with another start time recorded the pid is someone else's: {st}"
+    );
+    assert_eq!(st["pid"], 0, "a stopped container reports pid 0: {st}");
+    b.kill("KILL").failed_with_message();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert!(
+        process_alive(pid),
+        "kill signalled pid {pid}, which no longer counts as the container's"
+    );
+
+    fs::write(&path, &original).unwrap();
+    assert_eq!(b.status(), "running", "after restoring pid_start");
+    b.delete_force().ok();
+    b.runtime().assert_gone(b.id());
+    assert_no_leftovers(&b, b.id());
+}
+
+/// containerd runs `kill --all ID KILL` on containers that may already
+/// have stopped: that succeeds. A plain `kill` of a stopped container
+/// fails with a message.
+#[test]
+fn kill_of_stopped_container() {
+    let b = Bundle::new("kill-stopped", &["true"]);
+    b.create_and_start();
+    b.wait_for_status("stopped");
+    b.runtime().exec(&["kill", "--all", b.id(), "KILL"]).ok();
+    b.kill("KILL").failed_with_message();
+    assert_eq!(b.status(), "stopped", "after the kills");
+    b.delete().ok();
+    b.runtime().assert_gone(b.id());
     assert_no_leftovers(&b, b.id());
 }

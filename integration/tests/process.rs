@@ -1,6 +1,6 @@
 //! The container process: env, cwd, user, rlimits, capabilities,
 //! noNewPrivileges, oomScoreAdj, hostname/domainname, sysctl, inherited fds
-//! and namespaces.
+//! and namespaces (time offsets included).
 //!
 //! Each config test first checks with busybox from inside the container,
 //! then (when it has been built) runs runtimetest with the same config.
@@ -13,14 +13,6 @@ use std::os::unix::process::CommandExt;
 
 /// Runs the bundle's container in the foreground and returns its stdout,
 /// asserting success.
-#[track_caller]
-fn run_ok(b: &Bundle) -> String {
-    let out = b.run(&[]);
-    out.ok();
-    b.runtime().assert_gone(b.id());
-    out.stdout
-}
-
 #[test]
 fn env_is_set() {
     let mut b = Bundle::new("env", &["env"]);
@@ -30,7 +22,7 @@ fn env_is_set() {
         "EMPTY=",
         "HUSK_IT=1"
     ]);
-    let out = run_ok(&b);
+    let out = b.run_ok();
     for want in [
         "FOO=bar baz",
         "EMPTY=",
@@ -51,7 +43,7 @@ fn env_is_set() {
 fn cwd_is_set() {
     let mut b = Bundle::new("cwd", &["pwd"]);
     b.config_mut()["process"]["cwd"] = json!("/tmp");
-    assert_eq!(run_ok(&b), "/tmp\n", "pwd in the container");
+    assert_eq!(b.run_ok(), "/tmp\n", "pwd in the container");
     check_with_runtimetest(&mut b);
     assert_no_leftovers(&b, b.id());
 }
@@ -69,7 +61,7 @@ fn user_ids_groups_and_umask() {
     b.config_mut()["process"]["user"] = json!({
         "uid": 1000, "gid": 1001, "additionalGids": [2000, 3000], "umask": 0o027
     });
-    let out = run_ok(&b);
+    let out = b.run_ok();
     assert_eq!(
         status_field(&out, "Uid").map(squash_ws).as_deref(),
         Some("1000 1000 1000 1000"),
@@ -99,7 +91,7 @@ fn rlimits_are_set() {
         { "type": "RLIMIT_CORE", "soft": 4096, "hard": 8192 },
         { "type": "RLIMIT_NPROC", "soft": 500, "hard": 600 }
     ]);
-    let out = squash_ws(&run_ok(&b));
+    let out = squash_ws(&b.run_ok());
     for want in [
         "Max open files 1000 1024 files",
         "Max core file size 4096 8192 bytes",
@@ -132,7 +124,7 @@ fn capabilities_reduced_set_for_root() {
         "bounding": set, "permitted": set, "effective": set,
         "inheritable": set, "ambient": set
     });
-    let out = run_ok(&b);
+    let out = b.run_ok();
     for key in ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"] {
         assert_eq!(
             cap_mask(&out, key),
@@ -157,7 +149,7 @@ fn capabilities_ambient_for_non_root() {
         "inheritable": ["CAP_KILL", "CAP_NET_BIND_SERVICE"],
         "ambient": ["CAP_NET_BIND_SERVICE"]
     });
-    let out = run_ok(&b);
+    let out = b.run_ok();
     let kill_nbs = 1 << 5 | 1 << 10;
     let nbs = 1 << 10;
     for (key, want) in [
@@ -177,7 +169,7 @@ fn capabilities_ambient_for_non_root() {
 fn no_new_privileges() {
     let mut b = Bundle::new("nnp", &["sh", "-c", CAPS_SCRIPT]);
     b.config_mut()["process"]["noNewPrivileges"] = json!(true);
-    let out = run_ok(&b);
+    let out = b.run_ok();
     assert_eq!(
         status_field(&out, "NoNewPrivs"),
         Some("1"),
@@ -185,7 +177,7 @@ fn no_new_privileges() {
     );
 
     b.config_mut()["process"]["noNewPrivileges"] = json!(false);
-    let out = run_ok(&b);
+    let out = b.run_ok();
     assert_eq!(
         status_field(&out, "NoNewPrivs"),
         Some("0"),
@@ -201,7 +193,7 @@ fn no_new_privileges() {
 fn oom_score_adj() {
     let mut b = Bundle::new("oom", &["cat", "/proc/self/oom_score_adj"]);
     b.config_mut()["process"]["oomScoreAdj"] = json!(123);
-    assert_eq!(run_ok(&b), "123\n", "oom_score_adj in the container");
+    assert_eq!(b.run_ok(), "123\n", "oom_score_adj in the container");
     check_with_runtimetest(&mut b);
     assert_no_leftovers(&b, b.id());
 }
@@ -219,7 +211,7 @@ fn hostname_is_set_in_new_uts_namespace() {
     );
     b.config_mut()["hostname"] = json!("husk-it-box");
     assert_eq!(
-        run_ok(&b),
+        b.run_ok(),
         "husk-it-box\nhusk-it-box\n",
         "hostname in the container"
     );
@@ -237,7 +229,7 @@ fn domainname_is_set_in_new_uts_namespace() {
     let host_before = host_file("/proc/sys/kernel/domainname");
     let mut b = Bundle::new("domainname", &["cat", "/proc/sys/kernel/domainname"]);
     b.config_mut()["domainname"] = json!("example.org");
-    assert_eq!(run_ok(&b), "example.org\n", "domainname in the container");
+    assert_eq!(b.run_ok(), "example.org\n", "domainname in the container");
     assert_eq!(
         host_file("/proc/sys/kernel/domainname"),
         host_before,
@@ -252,7 +244,7 @@ fn sysctl_in_new_network_namespace() {
     let host_before = host_file("/proc/sys/net/ipv4/ip_forward");
     let mut b = Bundle::new("sysctl", &["cat", "/proc/sys/net/ipv4/ip_forward"]);
     b.config_mut()["linux"]["sysctl"] = json!({ "net.ipv4.ip_forward": "1" });
-    assert_eq!(run_ok(&b), "1\n", "net.ipv4.ip_forward in the container");
+    assert_eq!(b.run_ok(), "1\n", "net.ipv4.ip_forward in the container");
     assert_eq!(
         host_file("/proc/sys/net/ipv4/ip_forward"),
         host_before,
@@ -265,7 +257,7 @@ fn sysctl_in_new_network_namespace() {
 #[test]
 fn pid_namespace_makes_process_pid_1() {
     let b = Bundle::new("pidns", &["sh", "-c", "echo $$"]);
-    assert_eq!(run_ok(&b), "1\n", "$$ in the container");
+    assert_eq!(b.run_ok(), "1\n", "$$ in the container");
     assert_no_leftovers(&b, b.id());
 }
 
@@ -274,6 +266,9 @@ fn pid_namespace_makes_process_pid_1() {
 /// Opens `path` and makes it fd 3 (without close-on-exec) in `cmd`'s child.
 fn give_fd3(cmd: &mut std::process::Command, file: &File) {
     let fd = file.as_raw_fd();
+    // SAFETY: the closure runs between fork and exec and only calls the
+    // async-signal-safe fcntl and dup2 on descriptors the child inherited;
+    // `file` outlives the spawn that runs it.
     unsafe {
         cmd.pre_exec(move || {
             if fd == 3 {
@@ -435,7 +430,7 @@ fn user_namespace_mappings() {
         ],
     );
     with_user_namespace(&mut b);
-    let out = squash_ws(&run_ok(&b));
+    let out = squash_ws(&b.run_ok());
     assert_eq!(
         out, "0 100000 65536\n0 100000 65536\n0",
         "uid_map, gid_map and uid inside the container"
@@ -462,7 +457,7 @@ fn user_namespace_mappings() {
 fn cgroup_namespace_hides_cgroup_path() {
     let mut b = Bundle::new("cgroupns", &["cat", "/proc/self/cgroup"]);
     b.set_namespace("cgroup", None);
-    let out = run_ok(&b);
+    let out = b.run_ok();
     assert!(!out.trim().is_empty(), "empty /proc/self/cgroup");
     for line in out.lines() {
         assert!(
@@ -470,6 +465,41 @@ fn cgroup_namespace_hides_cgroup_path() {
             "with a cgroup namespace every /proc/self/cgroup path should be \"/\", got {line:?} in:\n{out}"
         );
     }
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+fn uptime_secs(text: &str) -> f64 {
+    text.split_whitespace()
+        .next()
+        .and_then(|f| f.parse().ok())
+        .unwrap_or_else(|| panic!("not /proc/uptime contents: {text:?}"))
+}
+
+/// A time namespace with a one-day boottime offset: the container's uptime
+/// is at least a day more than the host's just before (an offset check, not
+/// a timing one: later is fine).
+#[test]
+fn time_namespace_boottime_offset() {
+    const DAY: f64 = 86400.0;
+    let mut b = Bundle::new("timens", &["cat", "/proc/uptime"]);
+    b.set_namespace("time", None);
+    b.config_mut()["linux"]["timeOffsets"] = json!({
+        "boottime": { "secs": 86400, "nanosecs": 0 }
+    });
+    let host_before = uptime_secs(&host_file("/proc/uptime"));
+    let out = b.run_ok();
+    let inside = uptime_secs(&out);
+    assert!(
+        inside >= host_before + DAY,
+        "uptime in the container ({inside}) should be at least the host's ({host_before}) \
+         plus the 86400 s boottime offset"
+    );
+    let host_after = uptime_secs(&host_file("/proc/uptime"));
+    assert!(
+        host_after < host_before + DAY,
+        "the host's uptime moved by the offset: {host_before} then {host_after}"
+    );
     check_with_runtimetest(&mut b);
     assert_no_leftovers(&b, b.id());
 }

@@ -1,5 +1,6 @@
-//! The container's filesystem: root.readonly, masked and readonly paths,
-//! mounts with options, devices.
+//! The container's filesystem: root.path and root.readonly, --no-pivot,
+//! masked and readonly paths, mounts with options and propagation, rootfs
+//! propagation, devices.
 //!
 //! Each config test first checks with busybox from inside the container,
 //! then (when it has been built) runs runtimetest with the same config.
@@ -10,14 +11,6 @@ use std::ffi::CString;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-
-#[track_caller]
-fn run_ok(b: &Bundle) -> String {
-    let out = b.run(&[]);
-    out.ok();
-    b.runtime().assert_gone(b.id());
-    out.stdout
-}
 
 /// The mountinfo entries printed by the container (`cat /proc/self/mountinfo`
 /// lines among other output).
@@ -44,7 +37,7 @@ fn root_readonly_blocks_writes() {
         ],
     );
     b.config_mut()["root"]["readonly"] = json!(true);
-    let out = run_ok(&b);
+    let out = b.run_ok();
     assert!(
         !out.contains("wrote"),
         "writing to a readonly root succeeded:\n{out}"
@@ -66,7 +59,7 @@ fn root_readonly_blocks_writes() {
 fn root_writable_when_not_readonly() {
     let mut b = Bundle::new("root-rw", &["sh", "-c", "echo data > /probe && echo wrote"]);
     b.config_mut()["root"]["readonly"] = json!(false);
-    assert_eq!(run_ok(&b), "wrote\n", "writing to a writable root");
+    assert_eq!(b.run_ok(), "wrote\n", "writing to a writable root");
     assert_eq!(
         fs::read_to_string(b.rootfs().join("probe")).ok().as_deref(),
         Some("data\n"),
@@ -98,7 +91,7 @@ fn masked_paths_are_hidden() {
             > 0,
         "this check needs a non-empty /sys/firmware on the host"
     );
-    let out = squash_ws(&run_ok(&b));
+    let out = squash_ws(&b.run_ok());
     assert_eq!(
         out, "0\n0\n0\n0\ndone",
         "masked file, masked dir, /sys/firmware and /proc/keys should read as empty \
@@ -120,7 +113,7 @@ fn readonly_paths_are_readonly() {
         .as_array_mut()
         .unwrap()
         .extend([json!("/rodir"), json!("/does/not/exist")]);
-    let out = run_ok(&b);
+    let out = b.run_ok();
     assert!(
         out.contains("rwdir-writable"),
         "a normal directory should stay writable:\n{out}"
@@ -163,7 +156,7 @@ fn tmpfs_mount_with_options() {
         "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
         "options": ["nosuid", "nodev", "noexec", "size=1m"]
     }));
-    let out = run_ok(&b);
+    let out = b.run_ok();
     let m = container_mount(&parse_mountinfo(&out), "/scratch").clone();
     assert_eq!(m.fstype, "tmpfs", "{m:?}");
     for o in ["nosuid", "nodev", "noexec"] {
@@ -202,7 +195,7 @@ fn bind_mount_readonly() {
     let src = b.host_dir().join("data");
     write_file(&src.join("f"), "bind-token\n");
     b.add_mount(bind_mount(&src, "/data", &["bind", "ro"]));
-    let out = run_ok(&b);
+    let out = b.run_ok();
     assert!(
         out.starts_with("bind-token\n"),
         "host file not visible via the bind mount:\n{out}"
@@ -225,6 +218,7 @@ fn bind_mount_readonly() {
 fn mount_tmpfs(dir: &Path) {
     fs::create_dir_all(dir).unwrap();
     let target = CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: every pointer is a NUL-terminated string that lives across the call.
     let rc = unsafe {
         libc::mount(
             c"tmpfs".as_ptr(),
@@ -245,6 +239,7 @@ fn mount_tmpfs(dir: &Path) {
 
 fn umount(dir: &Path) {
     let target = CString::new(dir.as_os_str().as_bytes()).unwrap();
+    // SAFETY: every pointer is a NUL-terminated string that lives across the call.
     let rc = unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
     assert_eq!(
         rc,
@@ -286,7 +281,7 @@ fn linux_devices_are_created() {
         "fileMode": 0o666, "uid": 1000, "gid": 1001
     }]);
     assert_eq!(
-        run_ok(&b),
+        b.run_ok(),
         "character special file a:e5 666 1000:1001\n",
         "type, major:minor (hex), mode and owner of /dev/fuse"
     );
@@ -301,7 +296,7 @@ fn default_devices_and_symlinks() {
                   for l in fd stdin stdout stderr ptmx; do echo \"/dev/$l -> $(readlink /dev/$l)\"; done; \
                   echo x > /dev/null && echo null-writable; head -c 4 /dev/zero | wc -c";
     let mut b = Bundle::new("default-devices", &["sh", "-c", script]);
-    let out = run_ok(&b);
+    let out = b.run_ok();
     let want = "/dev/null character special file 1:3 666\n\
                 /dev/zero character special file 1:5 666\n\
                 /dev/full character special file 1:7 666\n\
@@ -320,5 +315,118 @@ fn default_devices_and_symlinks() {
         "default /dev"
     );
     check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn root_path_absolute() {
+    let mut b = Bundle::new("root-abs", &["sh", "-c", "echo ok"]);
+    let abs = b.rootfs().to_str().unwrap().to_string();
+    b.config_mut()["root"]["path"] = json!(abs);
+    assert_eq!(b.run_ok(), "ok\n", "run with an absolute root.path");
+
+    b.set_args(&["sleep", "30"]);
+    b.create().ok();
+    let st = b.state();
+    assert_eq!(
+        st["rootfs"], abs,
+        "state's rootfs with an absolute root.path: {st}"
+    );
+    b.delete_force().ok();
+    b.runtime().assert_gone(b.id());
+
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
+
+/// `--no-pivot` moves the rootfs onto / and chroots instead of pivot_root
+/// (for ramdisk roots, where pivot_root is impossible).
+#[test]
+fn no_pivot_runs() {
+    let mut b = Bundle::new("no-pivot", &["sh", "-c", "echo ok"]);
+    b.run(&["--no-pivot"]).ok().stdout_is("ok\n");
+    b.runtime().assert_gone(b.id());
+    check_with_runtimetest_using(&mut b, &["--no-pivot"]);
+    assert_no_leftovers(&b, b.id());
+}
+
+fn mount_syscall(src: &Path, target: &Path, flags: libc::c_ulong, what: &str) {
+    let s = CString::new(src.as_os_str().as_bytes()).unwrap();
+    let t = CString::new(target.as_os_str().as_bytes()).unwrap();
+    // SAFETY: both paths are NUL-terminated strings that outlive the call;
+    // no filesystem type or data is passed.
+    let rc = unsafe {
+        libc::mount(
+            s.as_ptr(),
+            t.as_ptr(),
+            std::ptr::null(),
+            flags,
+            std::ptr::null(),
+        )
+    };
+    assert_eq!(
+        rc,
+        0,
+        "{what} {}: {}",
+        target.display(),
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Per-mount propagation options. Both sources lie in a host directory
+/// made a shared mount (bound onto itself, then `--make-shared`), so each
+/// bind starts out as a slave of that peer group in the container: the
+/// `rprivate` one must lose it (no optional field at all), the `rshared`
+/// one must be in a peer group (`shared:N`).
+#[test]
+fn bind_mount_propagation_options() {
+    let script = "cat /proc/self/mountinfo";
+    let mut b = Bundle::new("bind-propagation", &["sh", "-c", script]);
+    let src = b.host_dir().join("prop");
+    fs::create_dir_all(src.join("private")).unwrap();
+    fs::create_dir_all(src.join("shared")).unwrap();
+    mount_syscall(&src, &src, libc::MS_BIND, "bind mount onto itself");
+    mount_syscall(Path::new("none"), &src, libc::MS_SHARED, "make shared");
+    b.add_mount(bind_mount(
+        &src.join("private"),
+        "/private",
+        &["rbind", "rprivate"],
+    ));
+    b.add_mount(bind_mount(
+        &src.join("shared"),
+        "/shared",
+        &["bind", "rshared"],
+    ));
+    let out = b.run(&[]);
+    umount(&src);
+    out.ok();
+    b.runtime().assert_gone(b.id());
+    let mounts = parse_mountinfo(&out.stdout);
+    let private = container_mount(&mounts, "/private");
+    assert!(
+        private.optional.is_empty(),
+        "an rprivate bind mount should have no propagation fields: {private:?}"
+    );
+    let shared = container_mount(&mounts, "/shared");
+    assert!(
+        shared.optional.iter().any(|o| o.starts_with("shared:")),
+        "an rshared bind mount should be in a peer group (shared:N): {shared:?}"
+    );
+    assert_no_leftovers(&b, b.id());
+}
+
+#[test]
+fn rootfs_propagation_values_run() {
+    let mut b = Bundle::new("rootfs-propagation", &["sh", "-c", "echo ok"]);
+    for p in ["rslave", "private"] {
+        b.config_mut()["linux"]["rootfsPropagation"] = json!(p);
+        let out = b.run(&[]);
+        assert!(
+            out.success() && out.stdout == "ok\n",
+            "expected a container with linux.rootfsPropagation {p:?} to run and print ok\n{}",
+            out.describe()
+        );
+        b.runtime().assert_gone(b.id());
+    }
     assert_no_leftovers(&b, b.id());
 }
