@@ -183,3 +183,49 @@ fn features_reports_capabilities() {
         );
     }
 }
+
+/// --debug traces the create chain into the log; --log-format text writes
+/// logrus-shaped lines.
+#[test]
+fn debug_log_traces_create() {
+    if is_runc() {
+        skip_under_runc("debug_log_traces_create", "husk's own debug messages");
+        return;
+    }
+    let b = Bundle::new("debug-log", &["true"]);
+    let log = b.host_dir().join("debug.log");
+    let log_s = log.to_str().unwrap().to_string();
+    b.save();
+    let out = b.runtime().exec(&[
+        "--debug",
+        "--log",
+        log_s.as_str(),
+        "run",
+        "--bundle",
+        b.path_str(),
+        b.id(),
+    ]);
+    out.ok();
+    let text = std::fs::read_to_string(&log).expect("log file written");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("level=debug") && l.contains("launching the init")),
+        "no debug trace of the create chain in the log:\n{text}"
+    );
+    assert_no_leftovers(&b, b.id());
+}
+
+/// --rootless takes runc's values and refuses others.
+#[test]
+fn rootless_flag_values() {
+    let dir = std::env::temp_dir();
+    let root = dir.join(format!("husk-it-rootless-{}", std::process::id()));
+    let rt = Runtime::new(&root, &dir);
+    for v in ["auto", "true", "false"] {
+        let out = rt.exec(&["--rootless", v, "list", "-q"]);
+        out.ok();
+    }
+    let out = rt.exec(&["--rootless", "maybe", "list", "-q"]);
+    out.failed_with_message();
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -398,3 +398,43 @@ fn kill_of_stopped_container() {
     b.runtime().assert_gone(b.id());
     assert_no_leftovers(&b, b.id());
 }
+
+/// `run` in the foreground passes signals on to the container's init.
+#[test]
+fn run_forwards_signals() {
+    let mut b = Bundle::new(
+        "run-signal",
+        &[
+            "sh",
+            "-c",
+            "trap 'echo got-term; exit 42' TERM; touch /tmp/ready; while true; do sleep 0.05; done",
+        ],
+    );
+    b.config_mut()["root"]["readonly"] = serde_json::json!(false);
+    b.save();
+    let mut cmd = b
+        .runtime()
+        .command(&["run", "--bundle", b.path_str(), b.id()]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().expect("spawn run");
+    let ready = b.rootfs().join("tmp/ready");
+    assert!(
+        poll(|| ready.exists().then_some(())).is_some(),
+        "the container never became ready"
+    );
+    // SAFETY: kill takes two integers and touches no memory of ours.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    let status = child.wait().expect("wait for run");
+    let mut out = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut out).unwrap();
+    assert_eq!(
+        status.code(),
+        Some(42),
+        "run should exit with the trap's status; stdout: {out}"
+    );
+    assert!(
+        out.contains("got-term"),
+        "the container did not see SIGTERM: {out}"
+    );
+    assert_no_leftovers(&b, b.id());
+}

@@ -503,3 +503,36 @@ fn time_namespace_boottime_offset() {
     check_with_runtimetest(&mut b);
     assert_no_leftovers(&b, b.id());
 }
+
+/// Each container gets a session keyring of its own (`_ses.<id>`), unless
+/// --no-new-keyring keeps the caller's.
+#[test]
+fn session_keyring_per_container() {
+    if is_runc() {
+        skip_under_runc(
+            "session_keyring_per_container",
+            "runc names its keyrings by id too, but this test checks husk's",
+        );
+        return;
+    }
+    for (flag, want) in [(None, "1"), (Some("--no-new-keyring"), "0")] {
+        let name = if flag.is_some() {
+            "keyring-none"
+        } else {
+            "keyring-own"
+        };
+        let mut b = Bundle::new(name, &["true"]);
+        let probe = format!("grep -c _ses.{} /proc/keys || true", b.id());
+        b.set_args(&["sh", "-c", probe.as_str()]);
+        b.config_mut()["linux"]["maskedPaths"] = json!([]);
+        let out = b.run(flag.as_slice());
+        out.ok();
+        assert_eq!(
+            out.stdout.trim(),
+            want,
+            "session keyring lines for {flag:?}: {}",
+            out.describe()
+        );
+        assert_no_leftovers(&b, b.id());
+    }
+}

@@ -430,3 +430,31 @@ fn rootfs_propagation_values_run() {
     }
     assert_no_leftovers(&b, b.id());
 }
+
+/// The atime options and their opposites reach the mount flags.
+#[test]
+fn atime_and_ro_options() {
+    let mut b = Bundle::new("atime", &["sh", "-c", "cat /proc/self/mountinfo"]);
+    b.add_mount(json!({
+        "destination": "/na", "type": "tmpfs", "source": "tmpfs",
+        "options": ["noatime", "nodiratime", "ro"]
+    }));
+    b.add_mount(json!({
+        "destination": "/sa", "type": "tmpfs", "source": "tmpfs",
+        "options": ["strictatime", "rw"]
+    }));
+    let out = b.run_ok();
+    let mounts = parse_mountinfo(&out);
+    let na = container_mount(&mounts, "/na").clone();
+    for o in ["noatime", "nodiratime", "ro"] {
+        assert!(has_opt(&na.options, o), "/na should be {o}: {na:?}");
+    }
+    let sa = container_mount(&mounts, "/sa").clone();
+    assert!(
+        !has_opt(&sa.options, "relatime") && !has_opt(&sa.options, "noatime"),
+        "/sa should be strictatime (neither relatime nor noatime): {sa:?}"
+    );
+    assert!(has_opt(&sa.options, "rw"), "/sa should be rw: {sa:?}");
+    check_with_runtimetest(&mut b);
+    assert_no_leftovers(&b, b.id());
+}
