@@ -165,3 +165,34 @@ pub(crate) fn procs_recursive(dir: &Path, out: &mut Vec<i32>) -> Result<(), Cgro
     }
     Ok(())
 }
+
+/// The errno of a failed read or write, if any.
+pub(crate) fn errno(e: &CgroupError) -> Option<i32> {
+    match e {
+        CgroupError::Read { err, .. } | CgroupError::Write { err, .. } => err.raw_os_error(),
+        _ => None,
+    }
+}
+
+/// Reads a cgroup file holding one unsigned number.
+pub(crate) fn read_u64(dir: &Path, file: &str) -> Result<u64, CgroupError> {
+    let value = read_value(dir, file)?;
+    value.parse().map_err(|_| CgroupError::Parse {
+        path: dir.join(file),
+        line: 1,
+        reason: format!("{value:?} is not a number"),
+    })
+}
+
+/// Writes each non-empty line of `value` separately: cgroupfs parses one
+/// setting per write(2) (io.max, devices.allow, ...).
+pub(crate) fn write_lines(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let mut lines = value.lines().filter(|l| !l.trim().is_empty()).peekable();
+    if lines.peek().is_none() {
+        return write(dir, file, value);
+    }
+    for line in lines {
+        write(dir, file, line)?;
+    }
+    Ok(())
+}

@@ -1,15 +1,19 @@
 //! husk-cgroups: places a container in cgroups (v1, hybrid, or v2) and
-//! applies the basic memory, pids, cpu and cpuset limits.
+//! applies, and later updates, every `linux.resources` setting of the OCI
+//! runtime spec that the host's cgroup version has.
 //!
 //! Nothing about the host is assumed: mounted hierarchies come from
 //! /proc/self/mountinfo and the runtime's own cgroup from /proc/self/cgroup.
 
+mod bpf;
 mod devices;
 mod error;
+mod freeze;
 mod fs;
 mod mountinfo;
 mod resolve;
 mod resources;
+pub mod stats;
 mod v1;
 mod v2;
 mod view;
@@ -22,7 +26,7 @@ use serde::{Deserialize, Serialize};
 
 pub use error::CgroupError;
 use resolve::{Hierarchy, Version};
-use resources::Limits;
+use resources::{Limits, Mode};
 
 /// Where a container's cgroups live: on v1 one directory per mounted
 /// hierarchy (named ones and a hybrid host's cgroup2 mount included, as runc
@@ -104,10 +108,11 @@ impl Cgroup {
     /// settings on a v1 host) are found before anything is created; on any
     /// later error what was created is removed again.
     ///
-    /// Only memory (limit, reservation, swap, swappiness), pids, and cpu
-    /// (shares, quota, period, cpus, mems) are applied; other settings are
-    /// ignored with a warning; v1 device rules are applied (v2 ones later).
-    /// As in runc, 0 or "" means "not set" for these fields.
+    /// Every resource is applied: memory, cpu (with cpuset), pids, blockIO,
+    /// hugepageLimits, network (v1), rdma, unified (v2) and devices (v1;
+    /// v2 device rules are ignored with a warning until the eBPF filter is
+    /// wired). A controller the host lacks is an error only when the config
+    /// asks for it. As in runc, 0 or "" means "not set" for most fields.
     pub fn create(&self, resources: Option<&Resources>) -> Result<(), CgroupError> {
         let mut made = Vec::new();
         let result = self
@@ -122,6 +127,27 @@ impl Cgroup {
         }
         self.created().get_or_insert_with(Vec::new).extend(made);
         result
+    }
+
+    /// Applies a new resources document to the existing cgroup (`husk
+    /// update`, containerd's `update --resources -`): only the fields
+    /// present are written, the rest keeps its current value.
+    ///
+    /// The whole document is checked before anything is written. Memory
+    /// limit and swap are written in the order the kernel accepts whether
+    /// they grow or shrink; `memory.checkBeforeUpdate` refuses a limit at or
+    /// below the current usage; on v1 a device rule set that starts with
+    /// deny-all replaces the old rules rather than adding to them.
+    pub fn update(&self, resources: &Resources) -> Result<(), CgroupError> {
+        let limits = self.check(Some(resources))?;
+        match self.version {
+            Version::V1 => v1::apply(&self.hierarchies, &limits, Mode::Update),
+            Version::V2 => {
+                let h = self.first()?;
+                v2::check_available(h, &limits)?;
+                v2::apply(&h.dir, &limits, Mode::Update)
+            }
+        }
     }
 
     fn check(&self, resources: Option<&Resources>) -> Result<Limits, CgroupError> {
@@ -142,13 +168,13 @@ impl Cgroup {
                 if let Some(h) = v1::find(&self.hierarchies, "cpuset") {
                     v1::init_cpuset(h)?;
                 }
-                v1::apply(&self.hierarchies, limits)
+                v1::apply(&self.hierarchies, limits, Mode::Create)
             }
             Version::V2 => {
                 let h = self.first()?;
                 v2::enable_controllers(h);
                 v2::check_available(h, limits)?;
-                v2::apply(&h.dir, limits)
+                v2::apply(&h.dir, limits, Mode::Create)
             }
         }
     }
@@ -354,6 +380,16 @@ mod tests {
             "cpu.max",
             "cpuset.cpus",
             "cpuset.mems",
+            "memory.current",
+            "memory.high",
+            "cpu.max.burst",
+            "cpu.idle",
+            "io.weight",
+            "io.max",
+            "hugetlb.2MB.max",
+            "hugetlb.2MB.rsvd.max",
+            "hugetlb.1GB.max",
+            "rdma.max",
         ] {
             std::fs::write(dir.join(file), "").unwrap();
         }
@@ -423,5 +459,213 @@ mod tests {
             matches!(&e, CgroupError::ControllerNotEnabled { controller: "pids", path, .. } if *path == cg.hierarchies[0].dir),
             "{e}"
         );
+    }
+
+    const ALL_V2: &str = "cpuset cpu io memory hugetlb pids rdma";
+
+    fn read(cg: &Cgroup, file: &str) -> String {
+        std::fs::read_to_string(cg.hierarchies[0].dir.join(file)).unwrap()
+    }
+
+    #[test]
+    fn v2_writes_every_resource_in_its_v2_format() {
+        use husk_spec::{BlockIo, HugepageLimit, Rdma, ThrottleDevice, WeightDevice};
+        let scratch = Scratch::new("v2-all");
+        let cg = fake_v2(&scratch, ALL_V2, ALL_V2);
+        let res = Resources {
+            cpu: Some(Cpu {
+                quota: Some(40_000),
+                period: Some(100_000),
+                burst: Some(10_000),
+                idle: Some(1),
+                shares: Some(2048),
+                ..Default::default()
+            }),
+            block_io: Some(BlockIo {
+                weight: Some(500),
+                leaf_weight: Some(300),
+                throttle_read_bps_device: vec![ThrottleDevice {
+                    major: 254,
+                    minor: 0,
+                    rate: 1 << 20,
+                }],
+                throttle_write_iops_device: vec![ThrottleDevice {
+                    major: 254,
+                    minor: 0,
+                    rate: 300,
+                }],
+                ..Default::default()
+            }),
+            hugepage_limits: Some(vec![HugepageLimit {
+                page_size: "2MB".into(),
+                limit: 4 << 21,
+            }]),
+            rdma: Some(
+                [(
+                    "mlx5_1".to_string(),
+                    Rdma {
+                        hca_handles: Some(3),
+                        hca_objects: Some(10_000),
+                    },
+                )]
+                .into(),
+            ),
+            unified: Some([("memory.high".to_string(), "50000000".to_string())].into()),
+            ..Default::default()
+        };
+        cg.create(Some(&res)).unwrap();
+        assert_eq!(read(&cg, "cpu.max"), "40000 100000");
+        assert_eq!(read(&cg, "cpu.max.burst"), "10000");
+        assert_eq!(read(&cg, "cpu.idle"), "1");
+        // An idle group has no weight.
+        assert_eq!(read(&cg, "cpu.weight"), "");
+        assert_eq!(read(&cg, "io.weight"), "4950");
+        assert_eq!(read(&cg, "io.max"), "254:0 rbps=1048576 wiops=300");
+        assert_eq!(read(&cg, "hugetlb.2MB.max"), (4u64 << 21).to_string());
+        assert_eq!(read(&cg, "hugetlb.2MB.rsvd.max"), (4u64 << 21).to_string());
+        assert_eq!(
+            read(&cg, "rdma.max"),
+            "mlx5_1 hca_handle=3 hca_object=10000"
+        );
+        assert_eq!(read(&cg, "memory.high"), "50000000");
+
+        // With BFQ the v1 weight goes as it is, per device too.
+        std::fs::write(cg.hierarchies[0].dir.join("io.bfq.weight"), "").unwrap();
+        let res = Resources {
+            block_io: Some(BlockIo {
+                weight: Some(500),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cg.update(&res).unwrap();
+        assert_eq!(read(&cg, "io.bfq.weight"), "500");
+        let res = Resources {
+            block_io: Some(BlockIo {
+                weight_device: vec![WeightDevice {
+                    major: 8,
+                    minor: 0,
+                    weight: Some(200),
+                    leaf_weight: None,
+                }],
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cg.update(&res).unwrap();
+        assert_eq!(read(&cg, "io.bfq.weight"), "8:0 200");
+    }
+
+    #[test]
+    fn v2_errors_name_the_field_or_key() {
+        use husk_spec::HugepageLimit;
+        let scratch = Scratch::new("v2-errors");
+        let cg = fake_v2(&scratch, ALL_V2, "cpu memory pids hugetlb");
+        let unified = |k: &str| Resources {
+            unified: Some([(k.to_string(), "1".to_string())].into()),
+            ..Default::default()
+        };
+        let e = cg.update(&unified("io.max")).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "linux.resources.unified[\"io.max\"]: the io controller is not enabled in "
+            ),
+            "{e}"
+        );
+        // cgroup.* files need no controller.
+        std::fs::write(cg.hierarchies[0].dir.join("cgroup.max.depth"), "").unwrap();
+        cg.update(&unified("cgroup.max.depth")).unwrap();
+        assert_eq!(read(&cg, "cgroup.max.depth"), "1");
+
+        let res = Resources {
+            hugepage_limits: Some(vec![HugepageLimit {
+                page_size: "64KB".into(),
+                limit: 1,
+            }]),
+            ..Default::default()
+        };
+        let e = cg.update(&res).unwrap_err().to_string();
+        assert!(
+            e.starts_with(
+                "linux.resources.hugepageLimits[0].pageSize: \"64KB\" is not a huge page size \
+                 this host supports"
+            ),
+            "{e}"
+        );
+        let res = Resources {
+            block_io: Some(husk_spec::BlockIo {
+                weight: Some(100),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = cg.update(&res).unwrap_err();
+        assert!(
+            matches!(
+                &e,
+                CgroupError::ControllerNotEnabled {
+                    field: "linux.resources.blockIO",
+                    controller: "io",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn v2_check_before_update_refuses_a_limit_below_usage() {
+        let scratch = Scratch::new("v2-check");
+        let cg = fake_v2(&scratch, ALL_V2, ALL_V2);
+        let dir = cg.hierarchies[0].dir.clone();
+        std::fs::write(dir.join("memory.current"), "104857600\n").unwrap();
+        std::fs::write(dir.join("memory.max"), "209715200").unwrap();
+        let mut res = Resources {
+            memory: Some(Memory {
+                limit: Some(50 << 20),
+                check_before_update: Some(true),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let e = cg.update(&res).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "linux.resources.memory.limit: 52428800 is not above the current usage of \
+             104857600 bytes (memory.current), and checkBeforeUpdate is set"
+        );
+        assert_eq!(read(&cg, "memory.max"), "209715200");
+        res.memory.as_mut().unwrap().limit = Some(150 << 20);
+        cg.update(&res).unwrap();
+        assert_eq!(read(&cg, "memory.max"), (150 << 20).to_string());
+        // Without the flag the kernel is left to reclaim.
+        res.memory.as_mut().unwrap().limit = Some(50 << 20);
+        res.memory.as_mut().unwrap().check_before_update = None;
+        cg.update(&res).unwrap();
+        assert_eq!(read(&cg, "memory.max"), (50 << 20).to_string());
+    }
+
+    #[test]
+    fn v2_update_writes_only_what_is_given() {
+        let scratch = Scratch::new("v2-update");
+        let cg = fake_v2(&scratch, ALL_V2, ALL_V2);
+        let dir = cg.hierarchies[0].dir.clone();
+        std::fs::write(dir.join("memory.max"), "keep").unwrap();
+        std::fs::write(dir.join("cpu.weight"), "keep").unwrap();
+        let res = Resources {
+            pids: Some(Pids { limit: 7 }),
+            cpu: Some(Cpu {
+                idle: Some(0),
+                quota: Some(30_000),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        cg.update(&res).unwrap();
+        assert_eq!(read(&cg, "pids.max"), "7");
+        assert_eq!(read(&cg, "cpu.max"), "30000");
+        assert_eq!(read(&cg, "cpu.idle"), "0");
+        assert_eq!(read(&cg, "memory.max"), "keep");
+        assert_eq!(read(&cg, "cpu.weight"), "keep");
     }
 }

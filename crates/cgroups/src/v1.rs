@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use crate::fs::{read_value, write};
+use crate::fs::{errno, read_u64, read_value, write};
 use crate::resolve::Hierarchy;
-use crate::resources::Limits;
+use crate::resources::{ignored, invalid, Limits, Mode};
 use crate::CgroupError;
 
 const MEMORY_LIMIT: &str = "memory.limit_in_bytes";
@@ -57,7 +57,7 @@ pub(crate) fn init_cpuset(h: &Hierarchy) -> Result<(), CgroupError> {
     Ok(())
 }
 
-pub(crate) fn apply(hs: &[Hierarchy], l: &Limits) -> Result<(), CgroupError> {
+pub(crate) fn apply(hs: &[Hierarchy], l: &Limits, mode: Mode) -> Result<(), CgroupError> {
     if let Some(h) = find(hs, "memory") {
         memory(&h.dir, l)?;
     }
@@ -75,15 +75,25 @@ pub(crate) fn apply(hs: &[Hierarchy], l: &Limits) -> Result<(), CgroupError> {
     if let (Some(h), Some(limit)) = (find(hs, "pids"), l.pids_limit) {
         write(&h.dir, "pids.max", &pids_max(limit))?;
     }
-    if let Some(h) = find(hs, "devices") {
-        for r in &l.devices {
-            let file = if r.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
-            write(&h.dir, file, &r.text)?;
+    if let Some(h) = find(hs, "blkio") {
+        blkio(&h.dir, l)?;
+    }
+    if let Some(h) = find(hs, "hugetlb") {
+        hugetlb(&h.dir, l, false)?;
+    }
+    if let (Some(h), Some(id)) = (find(hs, "net_cls"), l.net_class_id) {
+        write(&h.dir, "net_cls.classid", &id.to_string())?;
+    }
+    if let Some(h) = find(hs, "net_prio") {
+        for (name, prio) in &l.net_priorities {
+            write(&h.dir, "net_prio.ifpriomap", &format!("{name} {prio}"))?;
         }
+    }
+    if let Some(h) = find(hs, "rdma") {
+        rdma(&h.dir, l)?;
+    }
+    if let Some(h) = find(hs, "devices") {
+        devices(&h.dir, l, mode)?;
     }
     Ok(())
 }
@@ -94,6 +104,52 @@ pub(crate) fn pids_max(limit: i64) -> String {
     } else {
         limit.to_string()
     }
+}
+
+/// On update a rule set that starts by denying everything first resets the
+/// cgroup to "deny all, no exceptions" (as runc does), so that exceptions
+/// the old rules granted do not survive; then the rules are replayed.
+fn devices(dir: &Path, l: &Limits, mode: Mode) -> Result<(), CgroupError> {
+    let deny_all = l
+        .devices
+        .first()
+        .is_some_and(|r| !r.allow && r.text == "a *:* rwm");
+    if mode == Mode::Update && deny_all {
+        write(dir, "devices.deny", "a")?;
+    }
+    for r in &l.devices {
+        let file = if r.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        write(dir, file, &r.text)?;
+    }
+    Ok(())
+}
+
+/// checkBeforeUpdate: a limit at or below what the cgroup already uses
+/// would make the kernel reclaim or OOM-kill; refuse it instead (runc).
+pub(crate) fn check_usage(
+    dir: &Path,
+    field: &str,
+    usage_file: &str,
+    limit: i64,
+) -> Result<(), CgroupError> {
+    if limit <= 0 || !dir.join(usage_file).exists() {
+        return Ok(());
+    }
+    let usage = read_u64(dir, usage_file)?;
+    if usage >= limit.unsigned_abs() {
+        return Err(invalid(
+            field,
+            format!(
+                "{limit} is not above the current usage of {usage} bytes ({usage_file}), \
+                 and checkBeforeUpdate is set"
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn memory(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
@@ -107,26 +163,39 @@ fn memory(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
         match swap {
             None | Some(-1) => swap = None,
             Some(_) => {
-                return Err(CgroupError::Invalid {
-                    field: "linux.resources.memory.swap".into(),
-                    reason: format!(
+                return Err(invalid(
+                    "linux.resources.memory.swap",
+                    format!(
                         "swap accounting is not enabled on this host ({} is missing)",
                         dir.join(MEMSW_LIMIT).display()
                     ),
-                })
+                ))
             }
+        }
+    }
+    if l.check_before_update {
+        if let Some(limit) = l.memory_limit {
+            check_usage(
+                dir,
+                "linux.resources.memory.limit",
+                "memory.usage_in_bytes",
+                limit,
+            )?;
+        }
+        if let Some(swap) = swap {
+            check_usage(
+                dir,
+                "linux.resources.memory.swap",
+                "memory.memsw.usage_in_bytes",
+                swap,
+            )?;
         }
     }
     match (l.memory_limit, swap) {
         (Some(limit), Some(swap)) => {
             // The kernel keeps limit <= memsw at every step, so memsw goes
             // first when it has to grow past the current limit (runc's order).
-            let current = read_value(dir, MEMORY_LIMIT)?;
-            let current: u64 = current.parse().map_err(|_| CgroupError::Parse {
-                path: dir.join(MEMORY_LIMIT),
-                line: 1,
-                reason: format!("{current:?} is not a number"),
-            })?;
+            let current = read_u64(dir, MEMORY_LIMIT)?;
             if swap == -1 || current < swap.unsigned_abs() {
                 write(dir, MEMSW_LIMIT, &swap.to_string())?;
                 write(dir, MEMORY_LIMIT, &limit.to_string())?;
@@ -150,10 +219,43 @@ fn memory(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
     if let Some(s) = l.swappiness {
         write(dir, "memory.swappiness", &s.to_string())?;
     }
+    match l.disable_oom_killer {
+        Some(true) => write(dir, "memory.oom_control", "1")?,
+        Some(false) if oom_kill_disabled(dir)? => write(dir, "memory.oom_control", "0")?,
+        _ => {}
+    }
+    if let Some(want) = l.use_hierarchy {
+        let want = if want { "1" } else { "0" };
+        if read_value(dir, "memory.use_hierarchy")? != want {
+            // Refused once the cgroup has children (EBUSY) and by kernels
+            // where it is always 1 (EINVAL); runc carries on in both cases.
+            match write(dir, "memory.use_hierarchy", want) {
+                Err(e) if matches!(errno(&e), Some(libc::EBUSY | libc::EINVAL)) => {
+                    tracing::warn!("linux.resources.memory.useHierarchy is not applied: {e}")
+                }
+                r => r?,
+            }
+        }
+    }
     Ok(())
 }
 
+fn oom_kill_disabled(dir: &Path) -> Result<bool, CgroupError> {
+    Ok(crate::fs::read(&dir.join("memory.oom_control"))?
+        .lines()
+        .any(|l| l.trim() == "oom_kill_disable 1"))
+}
+
+fn is_einval(e: &CgroupError) -> bool {
+    errno(e) == Some(libc::EINVAL)
+}
+
 fn cpu(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
+    // A group cannot take cpu.shares while it is idle: leaving idle goes
+    // first, entering it last.
+    if l.cpu_idle == Some(0) {
+        idle(dir, 0)?;
+    }
     if let Some(shares) = l.cpu_shares {
         write(dir, "cpu.shares", &shares.to_string())?;
         // The kernel clamps cpu.shares silently; say so instead of running
@@ -165,23 +267,35 @@ fn cpu(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
             } else {
                 "minimum"
             };
-            return Err(CgroupError::Invalid {
-                field: "linux.resources.cpu.shares".into(),
-                reason: format!("{shares} is out of range: the {bound} the kernel allows is {got}"),
-            });
+            return Err(invalid(
+                "linux.resources.cpu.shares",
+                format!("{shares} is out of range: the {bound} the kernel allows is {got}"),
+            ));
         }
     }
+    // A shorter period or a larger burst can fail (EINVAL) while the old
+    // quota is in place; both go through once the new quota is (runc).
     let mut period_pending = None;
     if let Some(period) = l.cpu_period {
         if let Err(e) = write(dir, "cpu.cfs_period_us", &period.to_string()) {
-            // A shorter period can fail (EINVAL) while the old quota would
-            // exceed the parent's limit per period; it goes through once the
-            // new quota is in place.
-            let einval = matches!(&e, CgroupError::Write { err, .. } if err.raw_os_error() == Some(libc::EINVAL));
-            if !einval || l.cpu_quota.is_none() {
+            if !is_einval(&e) || l.cpu_quota.is_none() {
                 return Err(e);
             }
             period_pending = Some(period);
+        }
+    }
+    let mut burst_pending = None;
+    if let Some(burst) = l.cpu_burst {
+        if !dir.join("cpu.cfs_burst_us").exists() {
+            ignored(
+                "linux.resources.cpu.burst",
+                "this kernel has no cpu.cfs_burst_us",
+            );
+        } else if let Err(e) = write(dir, "cpu.cfs_burst_us", &burst.to_string()) {
+            if !is_einval(&e) || l.cpu_quota.is_none() {
+                return Err(e);
+            }
+            burst_pending = Some(burst);
         }
     }
     if let Some(quota) = l.cpu_quota {
@@ -189,6 +303,176 @@ fn cpu(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
         if let Some(period) = period_pending {
             write(dir, "cpu.cfs_period_us", &period.to_string())?;
         }
+        if let Some(burst) = burst_pending {
+            write(dir, "cpu.cfs_burst_us", &burst.to_string())?;
+        }
+    }
+    if let Some(i) = l.cpu_idle.filter(|i| *i != 0) {
+        idle(dir, i)?;
+    }
+    realtime(dir, l)
+}
+
+fn idle(dir: &Path, value: i64) -> Result<(), CgroupError> {
+    if dir.join("cpu.idle").exists() {
+        write(dir, "cpu.idle", &value.to_string())
+    } else {
+        ignored("linux.resources.cpu.idle", "this kernel has no cpu.idle");
+        Ok(())
+    }
+}
+
+/// Real-time bandwidth: the period first, then the runtime; a period the
+/// kernel refuses with the old runtime is retried after the new runtime.
+fn realtime(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
+    if l.rt_period.is_none() && l.rt_runtime.is_none() {
+        return Ok(());
+    }
+    if !dir.join("cpu.rt_runtime_us").exists() {
+        let field = if l.rt_runtime.is_some() {
+            "linux.resources.cpu.realtimeRuntime"
+        } else {
+            "linux.resources.cpu.realtimePeriod"
+        };
+        return Err(invalid(
+            field,
+            "this kernel has no real-time group scheduling (cpu.rt_runtime_us is missing)".into(),
+        ));
+    }
+    let mut period_pending = None;
+    if let Some(period) = l.rt_period {
+        if let Err(e) = write(dir, "cpu.rt_period_us", &period.to_string()) {
+            if !is_einval(&e) || l.rt_runtime.is_none() {
+                return Err(e);
+            }
+            period_pending = Some(period);
+        }
+    }
+    if let Some(runtime) = l.rt_runtime {
+        write(dir, "cpu.rt_runtime_us", &runtime.to_string())?;
+        if let Some(period) = period_pending {
+            write(dir, "cpu.rt_period_us", &period.to_string())?;
+        }
     }
     Ok(())
+}
+
+/// blkio.weight (CFQ) if the kernel has it, else blkio.bfq.weight (BFQ):
+/// runc's choice on v1.
+fn blkio(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
+    let files = if dir.join("blkio.weight").exists() {
+        Some(("blkio.weight", "blkio.weight_device"))
+    } else if dir.join("blkio.bfq.weight").exists() {
+        Some(("blkio.bfq.weight", "blkio.bfq.weight_device"))
+    } else {
+        None
+    };
+    let no_weight = |field: &str| {
+        invalid(
+            field,
+            format!(
+                "{} has neither blkio.weight nor blkio.bfq.weight (weights need the CFQ or \
+                 BFQ I/O scheduler)",
+                dir.display()
+            ),
+        )
+    };
+    if let Some(w) = l.blkio_weight {
+        let Some((file, _)) = files else {
+            return Err(no_weight("linux.resources.blockIO.weight"));
+        };
+        write(dir, file, &w.to_string())?;
+    }
+    let no_leaf = |field: &str| {
+        invalid(
+            field,
+            format!(
+                "{} has no blkio.leaf_weight (leaf weights need the CFQ I/O scheduler)",
+                dir.display()
+            ),
+        )
+    };
+    if let Some(w) = l.blkio_leaf_weight {
+        if !dir.join("blkio.leaf_weight").exists() {
+            return Err(no_leaf("linux.resources.blockIO.leafWeight"));
+        }
+        write(dir, "blkio.leaf_weight", &w.to_string())?;
+    }
+    for d in &l.weight_devices {
+        let field = format!("linux.resources.blockIO.weightDevice[{}]", d.index);
+        if let Some(w) = d.weight {
+            let Some((_, file)) = files else {
+                return Err(no_weight(&format!("{field}.weight")));
+            };
+            write(dir, file, &format!("{}:{} {w}", d.major, d.minor))?;
+        }
+        if let Some(w) = d.leaf_weight {
+            if !dir.join("blkio.leaf_weight_device").exists() {
+                return Err(no_leaf(&format!("{field}.leafWeight")));
+            }
+            write(
+                dir,
+                "blkio.leaf_weight_device",
+                &format!("{}:{} {w}", d.major, d.minor),
+            )?;
+        }
+    }
+    for t in &l.throttles {
+        write(
+            dir,
+            t.kind.v1_file(),
+            &format!("{}:{} {}", t.major, t.minor, t.rate),
+        )?;
+    }
+    Ok(())
+}
+
+/// hugetlb.<size>.limit_in_bytes (v1) or hugetlb.<size>.max (v2), and the
+/// reservation variant too where the kernel has it, as runc does.
+pub(crate) fn hugetlb(dir: &Path, l: &Limits, v2: bool) -> Result<(), CgroupError> {
+    let (limit_suffix, rsvd_suffix) = if v2 {
+        ("max", "rsvd.max")
+    } else {
+        ("limit_in_bytes", "rsvd.limit_in_bytes")
+    };
+    for h in &l.hugepages {
+        let file = format!("hugetlb.{}.{limit_suffix}", h.size);
+        if !dir.join(&file).exists() {
+            return Err(invalid(
+                &format!("linux.resources.hugepageLimits[{}].pageSize", h.index),
+                format!(
+                    "{:?} is not a huge page size this host supports ({} is missing)",
+                    h.size,
+                    dir.join(&file).display()
+                ),
+            ));
+        }
+        let value = h.limit.to_string();
+        write(dir, &file, &value)?;
+        let rsvd = format!("hugetlb.{}.{rsvd_suffix}", h.size);
+        if dir.join(&rsvd).exists() {
+            write(dir, &rsvd, &value)?;
+        }
+    }
+    Ok(())
+}
+
+/// rdma.max, one device per write: "mlx5_1 hca_handle=N hca_object=M"
+/// (the same format on v1 and v2).
+pub(crate) fn rdma(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
+    for (dev, handles, objects) in &l.rdma {
+        write(dir, "rdma.max", &rdma_line(dev, *handles, *objects))?;
+    }
+    Ok(())
+}
+
+pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -> String {
+    let mut line = dev.to_string();
+    if let Some(h) = handles {
+        line.push_str(&format!(" hca_handle={h}"));
+    }
+    if let Some(o) = objects {
+        line.push_str(&format!(" hca_object={o}"));
+    }
+    line
 }

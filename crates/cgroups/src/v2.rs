@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::fs::{read_value, write};
+use crate::fs::{errno, read_value, write, write_lines};
 use crate::resolve::Hierarchy;
-use crate::resources::Limits;
-use crate::v1::pids_max;
+use crate::resources::{ignored, invalid, Limits, Mode, Throttle};
+use crate::v1::{check_usage, hugetlb, pids_max, rdma};
 use crate::CgroupError;
 
 /// runc's conversion of v1 cpu.shares [2, 262144] to v2 cpu.weight
@@ -50,10 +50,36 @@ pub(crate) fn enable_controllers(h: &Hierarchy) {
     }
 }
 
+/// The v2 name of a controller [`Limits::needed`] names the v1 way.
+fn v2_name(controller: &'static str) -> &'static str {
+    match controller {
+        "blkio" => "io",
+        c => c,
+    }
+}
+
 pub(crate) fn check_available(h: &Hierarchy, limits: &Limits) -> Result<(), CgroupError> {
     let here = read_value(&h.dir, "cgroup.controllers")?;
     let here: Vec<&str> = here.split_whitespace().collect();
-    let Some((field, controller)) = limits.needed().into_iter().find(|(_, c)| !here.contains(c))
+    // unified keys name their controller: "memory.high" needs memory.
+    for (key, _) in &limits.unified {
+        let controller = key.split('.').next().unwrap_or_default();
+        if controller != "cgroup" && !here.contains(&controller) {
+            return Err(invalid(
+                &format!("linux.resources.unified[{key:?}]"),
+                format!(
+                    "the {controller} controller is not enabled in {} (it is missing from \
+                     cgroup.controllers)",
+                    h.dir.display()
+                ),
+            ));
+        }
+    }
+    let Some((field, controller)) = limits
+        .needed()
+        .into_iter()
+        .map(|(f, c)| (f, v2_name(c)))
+        .find(|(_, c)| !here.contains(c))
     else {
         return Ok(());
     };
@@ -88,13 +114,79 @@ pub(crate) fn swap_max(swap: Option<i64>, limit: Option<i64>) -> Option<i64> {
     }
 }
 
-pub(crate) fn apply(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
-    if let Some(swap) = swap_max(l.memory_swap, l.memory_limit) {
+/// runc's ConvertBlkIOToIOWeightValue: v1 blkio weight [10, 1000] to v2
+/// io.weight [1, 10000]; 0 stays "not set".
+pub(crate) fn blkio_weight_to_io_weight(weight: u16) -> u64 {
+    if weight == 0 {
+        return 0;
+    }
+    1 + (u64::from(weight).saturating_sub(10)) * 9999 / 990
+}
+
+/// io.max lines, one per device in the order the devices first appear,
+/// each with the keys the config sets: "8:0 rbps=1048576 wiops=100".
+/// A rate of 0 (no limit in v1) is "max".
+pub(crate) fn io_max_lines(throttles: &[Throttle]) -> Vec<String> {
+    let mut lines: Vec<((i64, i64), String)> = Vec::new();
+    for t in throttles {
+        let rate = if t.rate == 0 {
+            "max".to_string()
+        } else {
+            t.rate.to_string()
+        };
+        let entry = format!(" {}={rate}", t.kind.v2_key());
+        match lines.iter_mut().find(|(dev, _)| *dev == (t.major, t.minor)) {
+            Some((_, line)) => line.push_str(&entry),
+            None => lines.push((
+                (t.major, t.minor),
+                format!("{}:{}{entry}", t.major, t.minor),
+            )),
+        }
+    }
+    lines.into_iter().map(|(_, l)| l).collect()
+}
+
+pub(crate) fn apply(dir: &Path, l: &Limits, _mode: Mode) -> Result<(), CgroupError> {
+    memory(dir, l)?;
+    if let Some(limit) = l.pids_limit {
+        write(dir, "pids.max", &pids_max(limit))?;
+    }
+    cpu(dir, l)?;
+    if let Some(cpus) = &l.cpus {
+        write(dir, "cpuset.cpus", cpus)?;
+    }
+    if let Some(mems) = &l.mems {
+        write(dir, "cpuset.mems", mems)?;
+    }
+    io(dir, l)?;
+    hugetlb(dir, l, true)?;
+    rdma(dir, l)?;
+    // Device rules on v2 are an eBPF program (crate::bpf, wired separately);
+    // Limits::from_spec warns that they are ignored until then.
+    // unified goes last so that it can override anything above (runc).
+    for (key, value) in &l.unified {
+        write_lines(dir, key, value)?;
+    }
+    Ok(())
+}
+
+fn memory(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
+    let swap = swap_max(l.memory_swap, l.memory_limit);
+    if l.check_before_update {
+        if let Some(limit) = l.memory_limit {
+            check_usage(dir, "linux.resources.memory.limit", "memory.current", limit)?;
+        }
+        if let Some(s) = swap.filter(|s| *s > 0) {
+            check_usage(dir, "linux.resources.memory.swap", "memory.swap.current", s)?;
+        }
+    }
+    if let Some(swap) = swap {
         if dir.join("memory.swap.max").exists() {
             write(dir, "memory.swap.max", &max_or(swap))?;
         } else if l.memory_swap.is_some_and(|s| s != -1) {
-            tracing::warn!(
-                "linux.resources.memory.swap is ignored: swap accounting is not enabled on this host"
+            ignored(
+                "linux.resources.memory.swap",
+                "swap accounting is not enabled on this host",
             );
         }
     }
@@ -104,27 +196,110 @@ pub(crate) fn apply(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
     if let Some(r) = l.memory_reservation {
         write(dir, "memory.low", &max_or(r))?;
     }
-    if let Some(limit) = l.pids_limit {
-        write(dir, "pids.max", &pids_max(limit))?;
+    Ok(())
+}
+
+fn cpu(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
+    // An idle group refuses cpu.weight: leaving idle goes first.
+    if l.cpu_idle == Some(0) {
+        write(dir, "cpu.idle", "0")?;
     }
     if let Some(shares) = l.cpu_shares {
-        write(dir, "cpu.weight", &shares_to_weight(shares).to_string())?;
-    }
-    if l.cpu_quota.is_some() || l.cpu_period.is_some() {
-        let mut max = match l.cpu_quota {
-            Some(q) if q > 0 => q.to_string(),
-            _ => "max".to_string(),
-        };
-        if let Some(p) = l.cpu_period {
-            max.push_str(&format!(" {p}"));
+        if l.cpu_idle == Some(1) {
+            ignored(
+                "linux.resources.cpu.shares",
+                "an idle cgroup (linux.resources.cpu.idle = 1) has no weight",
+            );
+        } else {
+            write(dir, "cpu.weight", &shares_to_weight(shares).to_string())?;
         }
+    }
+    // A larger burst can fail (EINVAL) against the old quota; it is retried
+    // once cpu.max is written (runc).
+    let mut burst_pending = None;
+    if let Some(burst) = l.cpu_burst {
+        if !dir.join("cpu.max.burst").exists() {
+            ignored(
+                "linux.resources.cpu.burst",
+                "this kernel has no cpu.max.burst",
+            );
+        } else if let Err(e) = write(dir, "cpu.max.burst", &burst.to_string()) {
+            let quota_coming = l.cpu_quota.is_some() || l.cpu_period.is_some();
+            if errno(&e) != Some(libc::EINVAL) || !quota_coming {
+                return Err(e);
+            }
+            burst_pending = Some(burst);
+        }
+    }
+    if let Some(max) = cpu_max(l.cpu_quota, l.cpu_period) {
         write(dir, "cpu.max", &max)?;
+        if let Some(burst) = burst_pending {
+            write(dir, "cpu.max.burst", &burst.to_string())?;
+        }
     }
-    if let Some(cpus) = &l.cpus {
-        write(dir, "cpuset.cpus", cpus)?;
+    if l.cpu_idle == Some(1) {
+        write(dir, "cpu.idle", "1")?;
     }
-    if let Some(mems) = &l.mems {
-        write(dir, "cpuset.mems", mems)?;
+    Ok(())
+}
+
+/// cpu.max: "QUOTA PERIOD", "max PERIOD", or the quota alone.
+pub(crate) fn cpu_max(quota: Option<i64>, period: Option<u64>) -> Option<String> {
+    if quota.is_none() && period.is_none() {
+        return None;
+    }
+    let mut max = match quota {
+        Some(q) if q > 0 => q.to_string(),
+        _ => "max".to_string(),
+    };
+    if let Some(p) = period {
+        max.push_str(&format!(" {p}"));
+    }
+    Some(max)
+}
+
+/// io.bfq.weight takes v1 weights as they are; io.weight (io cost) takes
+/// the converted value. Per-device weights go to the same file.
+fn io(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
+    let bfq = dir.join("io.bfq.weight").exists();
+    let target = |w: u16| -> Option<(&'static str, u64)> {
+        if bfq {
+            Some(("io.bfq.weight", u64::from(w)))
+        } else if dir.join("io.weight").exists() {
+            Some(("io.weight", blkio_weight_to_io_weight(w)))
+        } else {
+            None
+        }
+    };
+    let no_weight = |field: &str| {
+        invalid(
+            field,
+            format!(
+                "{} has neither io.bfq.weight nor io.weight (weights need the BFQ I/O \
+                 scheduler or io cost)",
+                dir.display()
+            ),
+        )
+    };
+    if let Some(w) = l.blkio_weight {
+        let (file, value) = target(w).ok_or_else(|| no_weight("linux.resources.blockIO.weight"))?;
+        write(dir, file, &value.to_string())?;
+    }
+    if l.blkio_leaf_weight.is_some() || l.weight_devices.iter().any(|d| d.leaf_weight.is_some()) {
+        ignored(
+            "linux.resources.blockIO leaf weights",
+            "cgroup v2 has no leaf weights",
+        );
+    }
+    for d in &l.weight_devices {
+        if let Some(w) = d.weight {
+            let field = format!("linux.resources.blockIO.weightDevice[{}].weight", d.index);
+            let (file, value) = target(w).ok_or_else(|| no_weight(&field))?;
+            write(dir, file, &format!("{}:{} {value}", d.major, d.minor))?;
+        }
+    }
+    for line in io_max_lines(&l.throttles) {
+        write(dir, "io.max", &line)?;
     }
     Ok(())
 }
@@ -152,5 +327,63 @@ mod tests {
         assert_eq!(swap_max(None, Some(-1)), Some(-1));
         assert_eq!(swap_max(None, Some(1 << 20)), None);
         assert_eq!(swap_max(None, None), None);
+    }
+
+    #[test]
+    fn blkio_weight_conversion_matches_runc() {
+        assert_eq!(blkio_weight_to_io_weight(0), 0);
+        assert_eq!(blkio_weight_to_io_weight(10), 1);
+        assert_eq!(blkio_weight_to_io_weight(100), 910);
+        assert_eq!(blkio_weight_to_io_weight(500), 4950);
+        assert_eq!(blkio_weight_to_io_weight(1000), 10_000);
+    }
+
+    #[test]
+    fn io_max_has_one_line_per_device() {
+        use crate::resources::ThrottleKind::*;
+        let t = |kind, major, minor, rate| Throttle {
+            kind,
+            major,
+            minor,
+            rate,
+        };
+        let lines = io_max_lines(&[
+            t(ReadBps, 8, 0, 1 << 20),
+            t(WriteBps, 8, 16, 2 << 20),
+            t(ReadIops, 8, 0, 100),
+            t(WriteIops, 8, 0, 0),
+        ]);
+        assert_eq!(
+            lines,
+            vec![
+                "8:0 rbps=1048576 riops=100 wiops=max".to_string(),
+                "8:16 wbps=2097152".to_string(),
+            ]
+        );
+        assert!(io_max_lines(&[]).is_empty());
+    }
+
+    #[test]
+    fn cpu_max_formats() {
+        assert_eq!(cpu_max(None, None), None);
+        assert_eq!(
+            cpu_max(Some(50_000), Some(100_000)).unwrap(),
+            "50000 100000"
+        );
+        assert_eq!(cpu_max(Some(-1), Some(100_000)).unwrap(), "max 100000");
+        assert_eq!(cpu_max(None, Some(200_000)).unwrap(), "max 200000");
+        assert_eq!(cpu_max(Some(20_000), None).unwrap(), "20000");
+    }
+
+    #[test]
+    fn rdma_lines() {
+        assert_eq!(
+            crate::v1::rdma_line("mlx5_1", Some(3), Some(10_000)),
+            "mlx5_1 hca_handle=3 hca_object=10000"
+        );
+        assert_eq!(
+            crate::v1::rdma_line("mlx4_0", None, Some(7)),
+            "mlx4_0 hca_object=7"
+        );
     }
 }

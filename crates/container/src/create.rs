@@ -148,7 +148,20 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         guard: &mut guard,
     };
     tracing::debug!("{}: launching the init", opts.id);
-    launch(&args, &mut parent)?;
+    if let Err(e) = launch(&args, &mut parent) {
+        if cgroup.oom_kills() > 0 {
+            let limit = linux
+                .resources
+                .as_ref()
+                .and_then(|r| r.memory.as_ref())
+                .and_then(|m| m.limit);
+            return Err(ContainerError::Other(format!(
+                "the OOM killer ended the container's setup: linux.resources.memory.limit ({}) is too low ({e})",
+                limit.map_or("unset".to_string(), |l| format!("{l} bytes"))
+            )));
+        }
+        return Err(e.into());
+    }
     drop(listener);
     tracing::debug!("{}: created, init pid {}", opts.id, container.state.pid);
 

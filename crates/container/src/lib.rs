@@ -1,6 +1,7 @@
 //! husk-container: the container lifecycle (create, start, kill, delete,
 //! run) over a state store under `--root`, one directory per container.
 
+mod cgroup_verbs;
 mod console;
 mod create;
 mod delete;
@@ -13,6 +14,7 @@ mod start;
 mod state;
 pub mod time;
 
+pub use cgroup_verbs::{events, pause, pids, resume, update};
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use error::ContainerError;

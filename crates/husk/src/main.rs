@@ -1,5 +1,6 @@
 //! husk: an OCI container runtime with runc's command line.
 
+mod cgroup_cmds;
 mod features;
 mod list;
 mod logging;
@@ -123,6 +124,31 @@ enum Cmd {
     },
     /// Print what this runtime implements, as JSON.
     Features,
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List the container's processes (`ps -ef` filtered, or pids as JSON).
+    Ps {
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        id: String,
+        /// Arguments for ps (after --).
+        #[arg(last = true)]
+        ps_args: Vec<String>,
+    },
+    /// Change a running container's resource limits.
+    Update(cgroup_cmds::UpdateArgs),
+    /// Stream resource statistics and OOM events as JSON lines.
+    Events {
+        /// Print one stats event and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between stats events (5s, 100ms, ...).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
 }
 
 fn main() {
@@ -271,6 +297,30 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Cmd::List { format, quiet } => list::list(&root, format, *quiet)?,
         Cmd::Spec { bundle, rootless } => spec_cmd::write_spec(bundle, *rootless)?,
         Cmd::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
+        Cmd::Pause { id } => container::pause(&container::load(&root, id)?)?,
+        Cmd::Resume { id } => container::resume(&container::load(&root, id)?)?,
+        Cmd::Ps {
+            format,
+            id,
+            ps_args,
+        } => cgroup_cmds::ps(&root, id, format, ps_args)?,
+        Cmd::Update(a) => {
+            let resources = cgroup_cmds::update_resources(a)?;
+            container::update(&container::load(&root, &a.id)?, &resources)?;
+        }
+        Cmd::Events {
+            stats,
+            interval,
+            id,
+        } => {
+            let every = cgroup_cmds::parse_duration(interval)?;
+            let mut out = std::io::stdout().lock();
+            container::events(&root, id, every, *stats, &mut |line| {
+                use std::io::Write;
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            })?;
+        }
     }
     Ok(0)
 }

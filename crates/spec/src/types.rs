@@ -304,15 +304,15 @@ pub struct Resources {
     pub cpu: Option<Cpu>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pids: Option<Pids>,
-    /// Resources that the cgroup issue covers; kept raw until then.
+    #[serde(default, rename = "blockIO", skip_serializing_if = "Option::is_none")]
+    pub block_io: Option<BlockIo>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub block_io: Option<serde_json::Value>,
+    pub hugepage_limits: Option<Vec<HugepageLimit>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hugepage_limits: Option<serde_json::Value>,
+    pub network: Option<Network>,
+    /// Keyed by RDMA device name ("mlx5_1").
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub network: Option<serde_json::Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rdma: Option<serde_json::Value>,
+    pub rdma: Option<BTreeMap<String, Rdma>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unified: Option<BTreeMap<String, String>>,
 }
@@ -385,4 +385,162 @@ pub struct Cpu {
 #[serde(rename_all = "camelCase")]
 pub struct Pids {
     pub limit: i64,
+}
+
+/// `linux.resources.blockIO`. Go writes absent lists as `null`, so lists
+/// accept it too.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct BlockIo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_weight: Option<u16>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub weight_device: Vec<WeightDevice>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub throttle_read_bps_device: Vec<ThrottleDevice>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub throttle_write_bps_device: Vec<ThrottleDevice>,
+    #[serde(
+        default,
+        rename = "throttleReadIOPSDevice",
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub throttle_read_iops_device: Vec<ThrottleDevice>,
+    #[serde(
+        default,
+        rename = "throttleWriteIOPSDevice",
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub throttle_write_iops_device: Vec<ThrottleDevice>,
+}
+
+/// One entry of `blockIO.weightDevice`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct WeightDevice {
+    pub major: i64,
+    pub minor: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaf_weight: Option<u16>,
+}
+
+/// One entry of the `blockIO.throttle*Device` lists: bytes or I/O
+/// operations per second.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ThrottleDevice {
+    pub major: i64,
+    pub minor: i64,
+    pub rate: u64,
+}
+
+/// One entry of `linux.resources.hugepageLimits`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct HugepageLimit {
+    /// "2MB", "1GB", "64KB": the kernel's name for the size.
+    pub page_size: String,
+    pub limit: u64,
+}
+
+/// `linux.resources.network` (cgroup v1 net_cls and net_prio).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    #[serde(default, rename = "classID", skip_serializing_if = "Option::is_none")]
+    pub class_id: Option<u32>,
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub priorities: Vec<InterfacePriority>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct InterfacePriority {
+    pub name: String,
+    pub priority: u32,
+}
+
+/// The limits for one RDMA device in `linux.resources.rdma`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Rdma {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hca_handles: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hca_objects: Option<u32>,
+}
+
+/// `null` reads as the type's default (an empty list).
+fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod resources_tests {
+    use super::*;
+
+    #[test]
+    fn resources_use_the_runtime_spec_field_names() {
+        let json = r#"{
+            "blockIO": {
+                "weight": 500, "leafWeight": 300,
+                "weightDevice": [{"major": 8, "minor": 0, "weight": 600, "leafWeight": 200}],
+                "throttleReadBpsDevice": [{"major": 8, "minor": 0, "rate": 1048576}],
+                "throttleWriteBpsDevice": null,
+                "throttleReadIOPSDevice": [{"major": 8, "minor": 0, "rate": 100}],
+                "throttleWriteIOPSDevice": [{"major": 8, "minor": 16, "rate": 200}]
+            },
+            "hugepageLimits": [{"pageSize": "2MB", "limit": 209715200}],
+            "network": {"classID": 1048577, "priorities": [{"name": "eth0", "priority": 500}]},
+            "rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}},
+            "memory": {"kernelTCP": 1, "disableOOMKiller": true, "useHierarchy": true},
+            "cpu": {"realtimeRuntime": 950000, "realtimePeriod": 1000000, "idle": 1, "burst": 5}
+        }"#;
+        let r: Resources = serde_json::from_str(json).unwrap();
+        let b = r.block_io.as_ref().unwrap();
+        assert_eq!(b.weight, Some(500));
+        assert_eq!(b.leaf_weight, Some(300));
+        assert_eq!(b.weight_device[0].leaf_weight, Some(200));
+        assert_eq!(b.throttle_read_bps_device[0].rate, 1 << 20);
+        assert!(b.throttle_write_bps_device.is_empty());
+        assert_eq!(b.throttle_read_iops_device[0].rate, 100);
+        assert_eq!(b.throttle_write_iops_device[0].minor, 16);
+        assert_eq!(r.hugepage_limits.as_ref().unwrap()[0].page_size, "2MB");
+        let n = r.network.as_ref().unwrap();
+        assert_eq!(n.class_id, Some(1_048_577));
+        assert_eq!(n.priorities[0].name, "eth0");
+        assert_eq!(r.rdma.as_ref().unwrap()["mlx5_1"].hca_objects, Some(10_000));
+        // Serializing gives the same names back.
+        let again: Resources = serde_json::from_value(serde_json::to_value(&r).unwrap()).unwrap();
+        assert_eq!(again, r);
+        let v = serde_json::to_value(&r).unwrap();
+        assert!(v["blockIO"]["throttleReadIOPSDevice"].is_array());
+        assert_eq!(v["network"]["classID"], 1_048_577);
+    }
 }
