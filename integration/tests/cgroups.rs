@@ -214,3 +214,101 @@ fn verbs_on_unknown_and_stopped_containers() {
     b.delete().ok();
     assert_no_leftovers(&b, b.id());
 }
+
+/// A block device the host itself may open: loop0 (7:0). Opening an
+/// unbound loop device succeeds and reads nothing, which is all the device
+/// rules need (the sandbox here refuses even root access to its disk).
+fn test_block_device() -> (u64, u64) {
+    (7, 0)
+}
+
+/// linux.resources.devices decides what the container may open: a block
+/// device node is unreadable under runc's default deny-all, readable
+/// once a rule allows it (v1: devices cgroup; v2: the eBPF program).
+#[test]
+fn device_rules_are_enforced() {
+    let (maj, min) = test_block_device();
+    for allow in [false, true] {
+        let name = if allow { "dev-allow" } else { "dev-deny" };
+        let mut b = Bundle::new(name, &["sh", "-c", "head -c 1 /dev/hostdisk >/dev/null && echo read-ok; head -c 1 /dev/zero >/dev/null && echo zero-ok"]);
+        b.config_mut()["linux"]["devices"] = json!([{"path": "/dev/hostdisk", "type": "b", "major": maj, "minor": min, "fileMode": 0o400}]);
+        let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+        if allow {
+            rules.push(
+                json!({"allow": true, "type": "b", "major": maj, "minor": min, "access": "r"}),
+            );
+        }
+        b.config_mut()["linux"]["resources"] = json!({"devices": rules});
+        let out = b.run_ok();
+        assert!(
+            out.contains("zero-ok"),
+            "default devices must stay usable: {out}"
+        );
+        assert_eq!(
+            out.contains("read-ok"),
+            allow,
+            "disk {maj}:{min} readable should be {allow}: {out}"
+        );
+        assert_no_leftovers(&b, b.id());
+    }
+}
+
+/// The major:minor of the block device behind `/`.
+fn root_disk() -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let dev = std::fs::metadata("/").expect("stat /").dev();
+    (libc::major(dev) as u64, libc::minor(dev) as u64)
+}
+
+#[test]
+fn blkio_throttle_is_applied() {
+    // Throttling is configured per disk; the root disk's numbers.
+    let (maj, min) = root_disk();
+    let mut b = Bundle::new("blkio", &["sleep", "300"]);
+    b.config_mut()["linux"]["resources"] = json!({"blockIO": {
+        "throttleReadBpsDevice": [{"major": maj, "minor": min, "rate": 1048576}],
+        "throttleWriteIOPSDevice": [{"major": maj, "minor": min, "rate": 100}]
+    }});
+    b.create().ok();
+    let id = b.id();
+    if is_v2(id) {
+        let io = cg_read(id, "io.max").unwrap_or_default();
+        assert!(
+            io.contains(&format!("{maj}:{min} rbps=1048576")) && io.contains("wiops=100"),
+            "io.max: {io}"
+        );
+    } else {
+        expect(
+            id,
+            "blkio.throttle.read_bps_device",
+            &format!("{maj}:{min} 1048576"),
+        );
+        expect(
+            id,
+            "blkio.throttle.write_iops_device",
+            &format!("{maj}:{min} 100"),
+        );
+    }
+    b.delete_force().ok();
+    assert_no_leftovers(&b, b.id());
+}
+
+/// A controller the host lacks is an error only when the config asks for
+/// it; v2-only settings are refused on v1 and v1-only ones on v2.
+#[test]
+fn unavailable_settings_are_clear_errors() {
+    if is_runc() {
+        return;
+    }
+    let mut b = Bundle::new("cg-unavail", &["true"]);
+    b.config_mut()["linux"]["resources"] = json!({"network": {"classID": 1048577}});
+    b.run(&[])
+        .failed_with_message()
+        .stderr_mentions_any(&["linux.resources.network"]);
+    assert_no_leftovers(&b, b.id());
+    b.config_mut()["linux"]["resources"] = json!({"blockIO": {"weight": 5}});
+    b.run(&[])
+        .failed_with_message()
+        .stderr_mentions_any(&["linux.resources.blockIO.weight"]);
+    assert_no_leftovers(&b, b.id());
+}
