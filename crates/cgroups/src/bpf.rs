@@ -58,7 +58,6 @@
 
 // Wired into the v2 path of Cgroup::create by the crate's owners; until then
 // only the tests call it.
-#![allow(dead_code)]
 
 #[path = "bpf/sys.rs"]
 mod sys;
@@ -218,13 +217,16 @@ pub(crate) struct Rule {
     pub access: u8,
 }
 
+/// An exception's (type, major, minor); `None` is "*".
+pub(crate) type Key = (u32, Option<u32>, Option<u32>);
+
 /// The v1 controller's state, as runc's emulator keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Emulator {
     pub default_allow: bool,
     /// (type, major, minor) → access bits, in first-insertion order so that
     /// the same rules always give the same program.
-    pub exceptions: Vec<((u32, Option<u32>, Option<u32>), u8)>,
+    pub exceptions: Vec<(Key, u8)>,
 }
 
 impl Default for Emulator {
@@ -282,8 +284,9 @@ impl Emulator {
 
     /// Whether the v1 controller in this state allows `access` (one or more
     /// bits) to the device: the reference the program must agree with.
+    #[cfg(test)]
     pub(crate) fn permits(&self, typ: u32, major: u32, minor: u32, access: u8) -> bool {
-        let covers = |(t, ma, mi): (u32, Option<u32>, Option<u32>)| {
+        let covers = |(t, ma, mi): Key| {
             t == typ && ma.is_none_or(|m| m == major) && mi.is_none_or(|m| m == minor)
         };
         if self.default_allow {
@@ -300,7 +303,7 @@ impl Emulator {
 }
 
 /// A rule as its devices.list line, for messages.
-fn text(allow: bool, (typ, major, minor): (u32, Option<u32>, Option<u32>), acc: u8) -> String {
+fn text(allow: bool, (typ, major, minor): Key, acc: u8) -> String {
     let num = |n: Option<u32>| n.map_or("*".to_string(), |n| n.to_string());
     let t = if typ == DEV_BLOCK { 'b' } else { 'c' };
     let a: String = [(ACC_READ, 'r'), (ACC_WRITE, 'w'), (ACC_MKNOD, 'm')]
@@ -674,6 +677,8 @@ fn open_dir(dir: &Path) -> Result<OwnedFd, CgroupError> {
 }
 
 /// The ids of the programs husk attached to `cgroup_dir`, in run order.
+// Used by tests/bpf.rs, which compiles this module in with #[path].
+#[allow(dead_code)]
 pub(crate) fn attached(cgroup_dir: &Path) -> Result<Vec<u32>, CgroupError> {
     let cgroup = open_dir(cgroup_dir)?;
     Ok(ours(cgroup_dir, &cgroup)?
@@ -684,6 +689,8 @@ pub(crate) fn attached(cgroup_dir: &Path) -> Result<Vec<u32>, CgroupError> {
 
 /// Detaches every program husk attached to `cgroup_dir` (removing the
 /// cgroup detaches them too).
+// Used by tests/bpf.rs, which compiles this module in with #[path].
+#[allow(dead_code)]
 pub(crate) fn detach_device_rules(cgroup_dir: &Path) -> Result<(), CgroupError> {
     let cgroup = open_dir(cgroup_dir)?;
     for (fd, _) in ours(cgroup_dir, &cgroup)? {

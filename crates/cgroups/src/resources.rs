@@ -52,6 +52,8 @@ pub(crate) struct Limits {
     pub unified: Vec<(String, String)>,
     /// v1 devices.allow / devices.deny writes, in order.
     pub devices: Vec<crate::devices::Rule>,
+    /// v2: the rules for the eBPF device program.
+    pub v2_devices: Option<Vec<husk_spec::DeviceCgroup>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -176,11 +178,12 @@ impl Limits {
         if !res.devices.is_empty() {
             match version {
                 Version::V1 => l.devices = crate::devices::v1_rules(&res.devices)?,
-                // Left to the eBPF device filter (crate::bpf) once it is wired.
-                Version::V2 => ignored(
-                    "linux.resources.devices",
-                    "cgroup v2 device rules (an eBPF program) are not implemented yet",
-                ),
+                // Compiled now so that a bad rule fails before anything is
+                // created; loaded into the cgroup by v2::apply.
+                Version::V2 => {
+                    crate::bpf::compile(&res.devices)?;
+                    l.v2_devices = Some(res.devices.clone());
+                }
             }
         }
         Ok(l)

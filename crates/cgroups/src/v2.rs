@@ -161,8 +161,11 @@ pub(crate) fn apply(dir: &Path, l: &Limits, _mode: Mode) -> Result<(), CgroupErr
     io(dir, l)?;
     hugetlb(dir, l, true)?;
     rdma(dir, l)?;
-    // Device rules on v2 are an eBPF program (crate::bpf, wired separately);
-    // Limits::from_spec warns that they are ignored until then.
+    // Device rules on v2 are an eBPF program attached to the cgroup,
+    // replaced atomically on update.
+    if let Some(rules) = &l.v2_devices {
+        crate::bpf::apply_device_rules(dir, rules)?;
+    }
     // unified goes last so that it can override anything above (runc).
     for (key, value) in &l.unified {
         write_lines(dir, key, value)?;

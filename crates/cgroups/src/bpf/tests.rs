@@ -262,8 +262,9 @@ fn table_of_v1_semantics() {
         allow: true,
         ..Default::default()
     };
-    // (rules, device, access, allowed)
-    let table: Vec<(Vec<DeviceCgroup>, (u32, u32, u32), u8, bool)> = vec![
+    /// (rules, device, access, allowed)
+    type Case = (Vec<DeviceCgroup>, (u32, u32, u32), u8, bool);
+    let table: Vec<Case> = vec![
         // Later allow overrides the reset.
         (
             vec![deny_all(), allow("c 10:229 rw")],
