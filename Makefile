@@ -39,3 +39,13 @@ fmt:
 
 clean:
 	$(CARGO) clean
+
+# Tests in a throwaway pure cgroup v2 VM (qemu, cgroup_no_v1=all): see hack/vm/README.md.
+# make test-v2: husk-cgroups and integration test binaries, all in one boot.
+# make vm-prepare: only install qemu & co. and cache the VM kernel/initramfs.
+.PHONY: test-v2 vm-prepare
+test-v2: build runtimetest
+	HUSK_BIN=$(HUSK) RUNTIMETEST_BIN=$(RUNTIMETEST) hack/vm/test-v2.sh
+
+vm-prepare:
+	hack/vm/run.sh --prepare
