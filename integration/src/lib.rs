@@ -21,12 +21,15 @@ use std::ffi::{CString, OsStr, OsString};
 use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{Read, Write};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{symlink, MetadataExt, PermissionsExt};
 use std::os::unix::io::AsRawFd;
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Parent of every container cgroup the suite creates (`linux.cgroupsPath`
@@ -1282,6 +1285,126 @@ pub fn check_with_runtimetest_using(bundle: &mut Bundle, run_args: &[&str]) {
         out.describe()
     );
     bundle.runtime().assert_gone(bundle.id());
+}
+
+// --- terminals (--console-socket) ---------------------------------------
+
+/// Receives one message on `stream` and returns the descriptor it carries
+/// in an SCM_RIGHTS control message.
+pub fn recv_fd(stream: &UnixStream) -> std::io::Result<OwnedFd> {
+    let mut data = [0u8; 256];
+    let mut iov = libc::iovec {
+        iov_base: data.as_mut_ptr().cast(),
+        iov_len: data.len(),
+    };
+    // Room for a few control messages, aligned as cmsghdr requires.
+    let mut control = [0u64; 16];
+    // SAFETY: msghdr is plain data for which all zeroes (null pointers,
+    // zero lengths) is a valid value; the fields used are set below.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = std::mem::size_of_val(&control);
+    // SAFETY: `msg` points at `iov` and `control`, which live on this stack
+    // frame for the whole call, with their true lengths; the kernel writes
+    // only within them.
+    let n = unsafe { libc::recvmsg(stream.as_raw_fd(), &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    let mut fds = Vec::new();
+    // SAFETY: the CMSG_* macros walk the control buffer the kernel filled in
+    // (msg_controllen was updated to the length it wrote), never past it;
+    // CMSG_DATA may be unaligned for an int, hence read_unaligned. Each
+    // descriptor received is owned by this process from here on.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(&msg);
+        while !c.is_null() {
+            if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_RIGHTS {
+                let len = (*c).cmsg_len as usize - libc::CMSG_LEN(0) as usize;
+                let p = libc::CMSG_DATA(c).cast::<libc::c_int>();
+                for i in 0..len / std::mem::size_of::<libc::c_int>() {
+                    fds.push(OwnedFd::from_raw_fd(std::ptr::read_unaligned(p.add(i))));
+                }
+            }
+            c = libc::CMSG_NXTHDR(&msg, c);
+        }
+    }
+    if msg.msg_flags & libc::MSG_CTRUNC != 0 {
+        return Err(std::io::Error::other("control message truncated"));
+    }
+    match fds.len() {
+        1 => Ok(fds.pop().unwrap()),
+        count => Err(std::io::Error::other(format!(
+            "expected exactly one descriptor, got {count} (with data {:?})",
+            String::from_utf8_lossy(&data[..(n as usize).min(data.len())])
+        ))),
+    }
+}
+
+/// Listens on `sock` and, in a thread, accepts one connection (waiting at
+/// most [`POLL_BOUND`]) and receives the descriptor sent on it.
+pub fn console_receiver(sock: &Path) -> JoinHandle<Result<OwnedFd, String>> {
+    let listener =
+        UnixListener::bind(sock).unwrap_or_else(|e| panic!("bind {}: {e}", sock.display()));
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        let mut last_err = String::new();
+        let stream = poll(|| match listener.accept() {
+            Ok((s, _)) => Some(s),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => None,
+            Err(e) => {
+                last_err = e.to_string();
+                None
+            }
+        })
+        .ok_or_else(|| {
+            format!(
+                "no connection on the console socket within {}s {last_err}",
+                POLL_BOUND.as_secs()
+            )
+        })?;
+        stream.set_nonblocking(false).map_err(|e| e.to_string())?;
+        stream
+            .set_read_timeout(Some(POLL_BOUND))
+            .map_err(|e| e.to_string())?;
+        recv_fd(&stream).map_err(|e| format!("receiving the pty master: {e}"))
+    })
+}
+
+/// Reads from the pty master until the output contains `marker` (for at
+/// most [`POLL_BOUND`]); returns everything read.
+pub fn read_until(master: OwnedFd, marker: &str) -> String {
+    // SAFETY: fcntl on a descriptor this function owns; F_GETFL/F_SETFL
+    // touch no memory of ours.
+    let r = unsafe {
+        let fl = libc::fcntl(master.as_raw_fd(), libc::F_GETFL);
+        libc::fcntl(master.as_raw_fd(), libc::F_SETFL, fl | libc::O_NONBLOCK)
+    };
+    assert!(
+        r >= 0,
+        "set O_NONBLOCK on the pty master: {}",
+        std::io::Error::last_os_error()
+    );
+    let mut f = File::from(master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let found = poll(|| {
+        // EAGAIN: nothing yet; EIO: the container side is closed. Either
+        // way, look at what has arrived so far.
+        while let Ok(n @ 1..) = f.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&out).contains(marker).then_some(())
+    });
+    let text = String::from_utf8_lossy(&out).into_owned();
+    assert!(
+        found.is_some(),
+        "no {marker:?} from the container's terminal within {}s; read so far: {text:?}",
+        POLL_BOUND.as_secs()
+    );
+    text
 }
 
 #[cfg(test)]

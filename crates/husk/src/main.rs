@@ -1,6 +1,7 @@
 //! husk: an OCI container runtime with runc's command line.
 
 mod cgroup_cmds;
+mod exec_cmd;
 mod features;
 mod list;
 mod logging;
@@ -124,6 +125,8 @@ enum Cmd {
     },
     /// Print what this runtime implements, as JSON.
     Features,
+    /// Run another process in a running container.
+    Exec(exec_cmd::ExecArgs),
     /// Freeze every process of a container.
     Pause { id: String },
     /// Thaw a paused container.
@@ -297,6 +300,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Cmd::List { format, quiet } => list::list(&root, format, *quiet)?,
         Cmd::Spec { bundle, rootless } => spec_cmd::write_spec(bundle, *rootless)?,
         Cmd::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
+        Cmd::Exec(a) => return exec_cmd::exec(&root, a),
         Cmd::Pause { id } => container::pause(&container::load(&root, id)?)?,
         Cmd::Resume { id } => container::resume(&container::load(&root, id)?)?,
         Cmd::Ps {

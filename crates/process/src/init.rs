@@ -5,7 +5,7 @@
 use crate::launch::InitArgs;
 use crate::namespaces::Plan;
 use crate::sync::{Channel, Msg};
-use crate::{caps, exec, hooks, pty, rlimits, sys, user};
+use crate::{hooks, identity, pty, rlimits, sys};
 use husk_rootfs as rootfs;
 use husk_spec::{NamespaceType, Spec};
 use std::io::Write;
@@ -80,33 +80,8 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
         sys::join_session_keyring(&format!("_ses.{}", args.id))?;
     }
 
-    let cwd = &process.cwd;
-    std::fs::create_dir_all(cwd)
-        .and_then(|_| std::env::set_current_dir(cwd))
-        .map_err(|e| format!("process.cwd: chdir to {}: {e}", cwd.display()))?;
-    // A cwd like /proc/self/fd/N can lead through an inherited host fd out
-    // of the rootfs (the CVE-2024-21626 class); the kernel then reports the
-    // directory as unreachable, which getcwd turns into an error.
-    match std::env::current_dir() {
-        Ok(d) if d.is_absolute() => {}
-        _ => {
-            return Err(format!(
-                "process.cwd: {} resolves outside the container's root",
-                cwd.display()
-            ))
-        }
-    }
-
-    let mut env = process.env.clone();
-    if !env.iter().any(|e| e.starts_with("HOME=")) {
-        env.push(format!("HOME={}", user::home_dir(process.user.uid)));
-    }
-    env.extend(args.extra_env.iter().cloned());
-    let arg0 = process
-        .args
-        .first()
-        .ok_or_else(|| "process.args: must not be empty".to_string())?;
-    let program = exec::find_executable(arg0, &env)?;
+    identity::enter_cwd(process, true)?;
+    let (program, env) = identity::program_and_env(process, &args.extra_env)?;
 
     ch.send(&Msg::Ready).map_err(|e| e.to_string())?;
 
@@ -228,26 +203,10 @@ fn finish(
         hooks::run_all("startContainer", &h.start_container, running.as_bytes())
             .map_err(|e| e.to_string())?;
     }
-    if let Some(c) = &process.capabilities {
-        caps::drop_bounding(c)?;
-    }
-    sys::set_keepcaps(true)?;
-    user::switch(&process.user, user::setgroups_allowed())?;
-    sys::set_keepcaps(false)?;
-    if let Some(c) = &process.capabilities {
-        caps::apply(c)?;
-    }
-    if process.no_new_privileges {
-        sys::set_no_new_privs()?;
-    }
-    sys::reset_signals();
-    sys::cloexec_from(3 + args.preserve_fds)?;
-    // Only the preserved fds survive exec; make sure they are inheritable.
-    for fd in 3..3 + args.preserve_fds as i32 {
-        let _ = nix::fcntl::fcntl(
-            fd,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-        );
-    }
-    Err(exec::exec(program, &process.args, env))
+    Err(identity::drop_privileges_and_exec(
+        process,
+        program,
+        env,
+        args.preserve_fds,
+    ))
 }

@@ -10,7 +10,9 @@
 
 mod caps;
 mod exec;
+mod exec_into;
 pub mod hooks;
+mod identity;
 mod init;
 mod launch;
 mod namespaces;
@@ -21,6 +23,7 @@ mod sys;
 mod user;
 
 pub use exec::find_executable;
+pub use exec_into::{exec_into, ExecArgs, ExecParent};
 pub use launch::{launch, InitArgs, LaunchError, Parent};
 pub use rlimits::known as rlimit_known;
 pub use sys::{pidfd_open, process_start_time, wait_pidfd};

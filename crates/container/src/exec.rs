@@ -1,0 +1,74 @@
+//! `exec`: another process in a running container.
+
+use crate::{Container, ContainerError, Status};
+use husk_process::{exec_into, ExecArgs, ExecParent};
+use husk_spec::Process;
+use std::os::fd::OwnedFd;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub process: Process,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    pub preserve_fds: u32,
+    pub ignore_paused: bool,
+}
+
+/// Starts the process and returns its host pid once it has exec'd.
+pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32, ContainerError> {
+    match c.status() {
+        Status::Running | Status::Created => {}
+        Status::Paused if opts.ignore_paused => {}
+        Status::Paused => {
+            return Err(ContainerError::transition(
+                c.id(),
+                "cannot exec in a paused container (use --ignore-paused to override)",
+            ))
+        }
+        _ => {
+            return Err(ContainerError::transition(
+                c.id(),
+                "cannot exec in a stopped container",
+            ))
+        }
+    }
+    if opts.process.terminal && opts.console_socket.is_none() {
+        return Err(ContainerError::Other(
+            "exec: a terminal needs --console-socket (husk does not relay one itself yet)".into(),
+        ));
+    }
+    let args = ExecArgs {
+        init_pid: c.state.pid,
+        process: &opts.process,
+        preserve_fds: opts.preserve_fds,
+        extra_env: Vec::new(),
+    };
+    let mut parent = Parent { c, opts };
+    let pid = exec_into(&args, &mut parent)?;
+    if let Some(p) = &opts.pid_file {
+        crate::create::write_pid_file(p, pid)?;
+    }
+    Ok(pid)
+}
+
+struct Parent<'a> {
+    c: &'a Container,
+    opts: &'a ExecOptions,
+}
+
+impl ExecParent for Parent<'_> {
+    fn intermediate_started(&mut self, pid: i32) -> Result<(), String> {
+        match &self.c.state.cgroup {
+            Some(cg) => cg.add_pid(pid).map_err(|e| e.to_string()),
+            None => Ok(()),
+        }
+    }
+
+    fn console(&mut self, master: OwnedFd) -> Result<(), String> {
+        match &self.opts.console_socket {
+            Some(s) => crate::console::send_master(s, &master),
+            None => Err("process.terminal: no --console-socket to send the terminal to".into()),
+        }
+    }
+}

@@ -1,0 +1,177 @@
+//! `exec`: a new process inside a running container. The intermediate joins
+//! the init's namespaces (the user namespace first: it decides what may be
+//! joined next), then forks the process, which lands in the container's pid
+//! and time namespaces, takes on process.json's identity and execs.
+
+use crate::launch::LaunchError;
+use crate::sync::{self, Channel, Msg};
+use crate::sys::exit_now;
+use crate::{identity, pty, rlimits, sys};
+use husk_spec::{NamespaceType, Process};
+use nix::sched::setns;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::waitpid;
+use nix::unistd::{fork, ForkResult, Pid};
+use std::fs::File;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+pub struct ExecArgs<'a> {
+    /// Host pid of the container's init, whose namespaces are joined.
+    pub init_pid: i32,
+    pub process: &'a Process,
+    /// Extra fds (3..3+N) passed to the process.
+    pub preserve_fds: u32,
+    pub extra_env: Vec<String>,
+}
+
+/// What the caller does while the process is being made.
+pub trait ExecParent {
+    /// Put the intermediate in the container's cgroup.
+    fn intermediate_started(&mut self, pid: i32) -> Result<(), String>;
+    /// The pty master, for --console-socket.
+    fn console(&mut self, master: OwnedFd) -> Result<(), String>;
+}
+
+/// The namespaces of `pid` that differ from ours, opened before anything
+/// changes, user namespace first.
+fn namespaces_to_join(pid: i32) -> Result<Vec<(NamespaceType, File)>, String> {
+    let mut out = Vec::new();
+    for t in NamespaceType::ALL {
+        let theirs = format!("/proc/{pid}/ns/{}", t.proc_name());
+        let mine = format!("/proc/self/ns/{}", t.proc_name());
+        let (Ok(a), Ok(b)) = (std::fs::read_link(&theirs), std::fs::read_link(&mine)) else {
+            continue; // a kernel without this namespace type
+        };
+        if a != b {
+            let f = File::open(&theirs).map_err(|e| format!("open {theirs}: {e}"))?;
+            out.push((t, f));
+        }
+    }
+    out.sort_by_key(|(t, _)| *t != NamespaceType::User);
+    Ok(out)
+}
+
+/// Starts the process and returns its host pid once it has exec'd (or the
+/// reason it could not).
+pub fn exec_into(args: &ExecArgs, parent: &mut dyn ExecParent) -> Result<i32, LaunchError> {
+    let rt = LaunchError::Runtime;
+    let namespaces = namespaces_to_join(args.init_pid).map_err(rt)?;
+    let (ours, theirs) = sync::pair().map_err(|e| rt(format!("socketpair: {e}")))?;
+    // SAFETY: husk is single-threaded when it execs into a container, so
+    // the child may allocate and run any code.
+    let child = match unsafe { fork() } {
+        Err(e) => return Err(rt(format!("fork: {e}"))),
+        Ok(ForkResult::Child) => {
+            drop(ours);
+            if let Err(e) = intermediate(args, &namespaces, &theirs) {
+                let _ = theirs.send(&Msg::Error(e));
+                exit_now(1);
+            }
+            exit_now(0);
+        }
+        Ok(ForkResult::Parent { child }) => child,
+    };
+    drop(theirs);
+    drop(namespaces);
+    let mut pid = None;
+    let r = drive(parent, &ours, child, &mut pid);
+    if r.is_err() {
+        let _ = kill(child, Signal::SIGKILL);
+        if let Some(p) = pid {
+            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
+        }
+    }
+    let _ = waitpid(child, None);
+    r
+}
+
+fn drive(
+    parent: &mut dyn ExecParent,
+    ch: &Channel,
+    child: Pid,
+    pid: &mut Option<i32>,
+) -> Result<i32, LaunchError> {
+    let rt = LaunchError::Runtime;
+    parent.intermediate_started(child.as_raw()).map_err(rt)?;
+    ch.send(&Msg::Proceed)
+        .map_err(|e| LaunchError::Container(format!("exec: {e}")))?;
+    loop {
+        match ch.recv() {
+            Ok((Msg::InitPid(p), _)) => *pid = Some(p),
+            Ok((Msg::Console, Some(fd))) => {
+                parent.console(fd).map_err(rt)?;
+                ch.send(&Msg::Proceed)
+                    .map_err(|e| LaunchError::Container(format!("exec: {e}")))?;
+            }
+            Ok((Msg::Error(e), _)) => return Err(LaunchError::Container(e)),
+            Ok((m, _)) => return Err(rt(format!("protocol error: unexpected {m:?}"))),
+            // Both ends closed: the intermediate exited and the process
+            // exec'd (its end is close-on-exec).
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                return pid.ok_or_else(|| {
+                    LaunchError::Container("exec: the process exited before it started".into())
+                })
+            }
+            Err(e) => return Err(LaunchError::Container(format!("exec: {e}"))),
+        }
+    }
+}
+
+fn intermediate(
+    args: &ExecArgs,
+    namespaces: &[(NamespaceType, File)],
+    ch: &Channel,
+) -> Result<(), String> {
+    sys::set_dumpable(false)?;
+    ch.expect_proceed()?;
+    for (t, f) in namespaces {
+        setns(f, crate::namespaces::clone_flag(*t)).map_err(|e| {
+            format!(
+                "exec: join the container's {} namespace: {e}",
+                t.spec_name()
+            )
+        })?;
+    }
+    // SAFETY: a fork of the single-threaded caller is single-threaded too.
+    match unsafe { fork() } {
+        Err(e) => Err(format!("exec: fork: {e}")),
+        Ok(ForkResult::Child) => {
+            let e = match process(args, ch) {
+                Ok(never) => match never {},
+                Err(e) => e,
+            };
+            let _ = ch.send(&Msg::Error(e));
+            exit_now(127);
+        }
+        Ok(ForkResult::Parent { child }) => {
+            ch.send(&Msg::InitPid(child.as_raw()))
+                .map_err(|e| e.to_string())?;
+            Ok(())
+        }
+    }
+}
+
+fn process(args: &ExecArgs, ch: &Channel) -> Result<std::convert::Infallible, String> {
+    let p = args.process;
+    if p.terminal {
+        nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+        let t = pty::open_pty()?;
+        ch.send_with_fd(&Msg::Console, Some(t.master.as_raw_fd()))
+            .map_err(|e| e.to_string())?;
+        ch.expect_proceed()?;
+        pty::attach_slave(&t.slave, p.console_size)?;
+    }
+    rlimits::apply(&p.rlimits)?;
+    if let Some(adj) = p.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| format!("process.oomScoreAdj: {e}"))?;
+    }
+    identity::enter_cwd(p, false)?;
+    let (program, env) = identity::program_and_env(p, &args.extra_env)?;
+    Err(identity::drop_privileges_and_exec(
+        p,
+        &program,
+        &env,
+        args.preserve_fds,
+    ))
+}

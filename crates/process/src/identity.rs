@@ -1,0 +1,87 @@
+//! The last steps before exec, shared by the container init and `exec`:
+//! the working directory, the environment and program, then the drop to
+//! process.json's identity in the order the kernel allows.
+
+use crate::{caps, exec, sys, user};
+use husk_spec::Process;
+use std::path::PathBuf;
+
+/// chdir to process.cwd and check it did not lead out of the root: a cwd
+/// like /proc/self/fd/N can go through an inherited host fd (the
+/// CVE-2024-21626 class); the kernel then reports the directory as
+/// unreachable, which getcwd turns into an error.
+pub fn enter_cwd(p: &Process, create: bool) -> Result<(), String> {
+    let cwd = &p.cwd;
+    if create {
+        std::fs::create_dir_all(cwd)
+            .map_err(|e| format!("process.cwd: create {}: {e}", cwd.display()))?;
+    }
+    std::env::set_current_dir(cwd)
+        .map_err(|e| format!("process.cwd: chdir to {}: {e}", cwd.display()))?;
+    match std::env::current_dir() {
+        Ok(d) if d.is_absolute() => Ok(()),
+        _ => Err(format!(
+            "process.cwd: {} resolves outside the container's root",
+            cwd.display()
+        )),
+    }
+}
+
+/// The environment (HOME added as runc does) and the program found in its
+/// PATH, inside the container.
+pub fn program_and_env(
+    p: &Process,
+    extra_env: &[String],
+) -> Result<(PathBuf, Vec<String>), String> {
+    let mut env = p.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user::home_dir(p.user.uid)));
+    }
+    env.extend(extra_env.iter().cloned());
+    let arg0 = p
+        .args
+        .first()
+        .ok_or_else(|| "process.args: must not be empty".to_string())?;
+    let program = exec::find_executable(arg0, &env)?;
+    Ok((program, env))
+}
+
+/// Bounding set (needs CAP_SETPCAP, so first), user and groups with the
+/// capabilities kept across the uid change, the capability sets, no_new_privs,
+/// default signal dispositions, and every fd above 3+N close-on-exec; then
+/// exec. Returns only on failure.
+pub fn drop_privileges_and_exec(
+    p: &Process,
+    program: &std::path::Path,
+    env: &[String],
+    preserve_fds: u32,
+) -> String {
+    let run = || -> Result<std::convert::Infallible, String> {
+        if let Some(c) = &p.capabilities {
+            caps::drop_bounding(c)?;
+        }
+        sys::set_keepcaps(true)?;
+        user::switch(&p.user, user::setgroups_allowed())?;
+        sys::set_keepcaps(false)?;
+        if let Some(c) = &p.capabilities {
+            caps::apply(c)?;
+        }
+        if p.no_new_privileges {
+            sys::set_no_new_privs()?;
+        }
+        sys::reset_signals();
+        sys::cloexec_from(3 + preserve_fds)?;
+        // The preserved fds must survive exec whatever their flags were.
+        for fd in 3..3 + preserve_fds as i32 {
+            let _ = nix::fcntl::fcntl(
+                fd,
+                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+            );
+        }
+        Err(exec::exec(program, &p.args, env))
+    };
+    match run() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    }
+}
