@@ -51,3 +51,63 @@ fn terminal_without_console_socket_fails() {
     b.runtime().assert_gone(b.id());
     assert_no_leftovers(&b, b.id());
 }
+
+/// `run` with a terminal and no --console-socket: husk relays the pty
+/// itself. Driven from a real terminal made by `script`.
+#[test]
+fn run_relays_the_terminal_itself() {
+    if is_runc() {
+        skip_under_runc(
+            "run_relays_the_terminal_itself",
+            "runc also relays, but its output differs",
+        );
+        return;
+    }
+    let mut b = Bundle::new(
+        "tty-relay",
+        &[
+            "sh",
+            "-c",
+            "tty; stty size; read line; echo got:$line; exit 4",
+        ],
+    );
+    b.config_mut()["process"]["terminal"] = json!(true);
+    b.save();
+    let cmd = format!(
+        "stty cols 100 rows 30; {} --root {} run --bundle {} {}",
+        husk_bin().display(),
+        b.runtime().root().display(),
+        b.path_str(),
+        b.id()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qfec", &cmd, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (bsdutils) runs");
+    // The line is buffered by the pty until the shell reads it, so it may be
+    // written at once.
+    use std::io::Write as _;
+    child.stdin.as_mut().unwrap().write_all(b"hello\n").unwrap();
+    let out = child.wait_with_output().expect("wait for script");
+    let text = String::from_utf8_lossy(&out.stdout).replace('\r', "");
+    assert!(
+        text.contains("/dev/pts/0"),
+        "the process should be on a pty: {text:?}"
+    );
+    assert!(
+        text.contains("30 100"),
+        "the window size should be passed on: {text:?}"
+    );
+    assert!(
+        text.contains("got:hello"),
+        "stdin should reach the container: {text:?}"
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(4),
+        "exit status through the relay: {text:?}"
+    );
+    assert_no_leftovers(&b, b.id());
+}

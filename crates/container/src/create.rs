@@ -20,6 +20,9 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// Without --console-socket, keep the pty master in the returned
+    /// container (for `run` in the foreground to relay).
+    pub relay_console: bool,
 }
 
 /// Creates the container and returns it, still locked, with its init
@@ -33,7 +36,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     let process = spec.process.as_ref().ok_or_else(|| {
         ContainerError::Other("config.json: process: is required by create".into())
     })?;
-    if process.terminal && opts.console_socket.is_none() {
+    if process.terminal && opts.console_socket.is_none() && !opts.relay_console {
         return Err(ContainerError::Other(
             "config.json: process.terminal is true but no --console-socket was given".into(),
         ));
@@ -145,6 +148,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         spec: &spec,
         cgroup: &cgroup,
         console_socket: opts.console_socket.as_deref(),
+        relayed: None,
         guard: &mut guard,
     };
     tracing::debug!("{}: launching the init", opts.id);
@@ -162,6 +166,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         }
         return Err(e.into());
     }
+    let relayed = parent.relayed.take();
     drop(listener);
     tracing::debug!("{}: created, init pid {}", opts.id, container.state.pid);
 
@@ -171,6 +176,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         write_pid_file(p, container.state.pid)?;
     }
     guard.disarm();
+    container.console = relayed;
     Ok(container)
 }
 
@@ -243,6 +249,7 @@ struct CreateParent<'a> {
     spec: &'a Spec,
     cgroup: &'a Cgroup,
     console_socket: Option<&'a Path>,
+    relayed: Option<OwnedFd>,
     guard: &'a mut Guard,
 }
 
@@ -281,7 +288,10 @@ impl Parent for CreateParent<'_> {
     fn console(&mut self, master: OwnedFd) -> Result<(), String> {
         match self.console_socket {
             Some(s) => crate::console::send_master(s, &master),
-            None => Err("process.terminal: no --console-socket to send the terminal to".into()),
+            None => {
+                self.relayed = Some(master);
+                Ok(())
+            }
         }
     }
 }

@@ -13,10 +13,18 @@ pub struct ExecOptions {
     pub console_socket: Option<PathBuf>,
     pub preserve_fds: u32,
     pub ignore_paused: bool,
+    /// Without --console-socket, return the pty master for husk to relay.
+    pub relay_console: bool,
+}
+
+/// The started process, and the pty master when husk relays it.
+pub struct Execed {
+    pub pid: i32,
+    pub console: Option<OwnedFd>,
 }
 
 /// Starts the process and returns its host pid once it has exec'd.
-pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32, ContainerError> {
+pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError> {
     match c.status() {
         Status::Running | Status::Created => {}
         Status::Paused if opts.ignore_paused => {}
@@ -33,9 +41,9 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32, ContainerError> {
             ))
         }
     }
-    if opts.process.terminal && opts.console_socket.is_none() {
+    if opts.process.terminal && opts.console_socket.is_none() && !opts.relay_console {
         return Err(ContainerError::Other(
-            "exec: a terminal needs --console-socket (husk does not relay one itself yet)".into(),
+            "exec: a detached process with a terminal needs --console-socket".into(),
         ));
     }
     let args = ExecArgs {
@@ -44,17 +52,25 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<i32, ContainerError> {
         preserve_fds: opts.preserve_fds,
         extra_env: Vec::new(),
     };
-    let mut parent = Parent { c, opts };
+    let mut parent = Parent {
+        c,
+        opts,
+        relayed: None,
+    };
     let pid = exec_into(&args, &mut parent)?;
     if let Some(p) = &opts.pid_file {
         crate::create::write_pid_file(p, pid)?;
     }
-    Ok(pid)
+    Ok(Execed {
+        pid,
+        console: parent.relayed,
+    })
 }
 
 struct Parent<'a> {
     c: &'a Container,
     opts: &'a ExecOptions,
+    relayed: Option<OwnedFd>,
 }
 
 impl ExecParent for Parent<'_> {
@@ -68,7 +84,10 @@ impl ExecParent for Parent<'_> {
     fn console(&mut self, master: OwnedFd) -> Result<(), String> {
         match &self.opts.console_socket {
             Some(s) => crate::console::send_master(s, &master),
-            None => Err("process.terminal: no --console-socket to send the terminal to".into()),
+            None => {
+                self.relayed = Some(master);
+                Ok(())
+            }
         }
     }
 }

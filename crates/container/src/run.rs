@@ -14,10 +14,7 @@ pub fn become_subreaper() -> Result<(), String> {
 /// Blocks forwardable signals, relays each to `pid`, and returns the exit
 /// code once it exits (128+N for a signal, as a shell reports it).
 pub fn wait_and_forward(pid: i32) -> i32 {
-    let mut set = SigSet::all();
-    for s in [Signal::SIGKILL, Signal::SIGSTOP] {
-        set.remove(s);
-    }
+    let set = forwardable_signals();
     let _ = set.thread_block();
     let target = Pid::from_raw(pid);
     loop {
@@ -37,7 +34,16 @@ pub fn wait_and_forward(pid: i32) -> i32 {
     }
 }
 
-fn reap(target: Pid) -> Option<i32> {
+/// Every signal but the two that cannot be caught.
+pub(crate) fn forwardable_signals() -> SigSet {
+    let mut set = SigSet::all();
+    for s in [Signal::SIGKILL, Signal::SIGSTOP] {
+        set.remove(s);
+    }
+    set
+}
+
+pub(crate) fn reap(target: Pid) -> Option<i32> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
             Ok(WaitStatus::Exited(p, code)) if p == target => return Some(code),

@@ -88,6 +88,9 @@ pub struct Container {
     pub dir: PathBuf,
     dir_fd: DirHandle,
     pub state: StateData,
+    /// The pty master when husk relays the terminal itself (`run -t`
+    /// without --console-socket).
+    pub console: Option<std::os::fd::OwnedFd>,
 }
 
 /// The container directory, flock'ed while this value lives (or, for
@@ -129,12 +132,22 @@ pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
     let state = serde_json::from_slice(&data).map_err(|e| {
         ContainerError::Other(format!("container {id:?}: corrupt {}: {e}", path.display()))
     })?;
-    Ok(Container { dir, dir_fd, state })
+    Ok(Container {
+            dir,
+            dir_fd,
+            state,
+            console: None,
+        })
 }
 
 impl Container {
     pub(crate) fn new(dir: PathBuf, dir_fd: DirHandle, state: StateData) -> Self {
-        Container { dir, dir_fd, state }
+        Container {
+            dir,
+            dir_fd,
+            state,
+            console: None,
+        }
     }
 
     pub fn id(&self) -> &str {
@@ -260,5 +273,6 @@ pub(crate) fn load_shared(root: &Path, id: &str) -> Result<Container, ContainerE
         dir,
         dir_fd: DirHandle::Open(f),
         state,
+        console: None,
     })
 }

@@ -136,10 +136,14 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        relay_console: !a.detach && a.console_socket.is_none(),
     };
-    let pid = container::exec(&c, &opts)?;
+    let started = container::exec(&c, &opts)?;
     if a.detach {
         return Ok(0);
     }
-    Ok(container::wait_and_forward(pid))
+    Ok(match started.console {
+        Some(master) => container::relay_and_wait(master, started.pid),
+        None => container::wait_and_forward(started.pid),
+    })
 }

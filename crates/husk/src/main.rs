@@ -259,6 +259,7 @@ fn create_options(cli: &Cli, a: &CreateArgs) -> CreateOptions {
         preserve_fds: a.preserve_fds,
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
+        relay_console: false,
     }
 }
 
@@ -333,7 +334,9 @@ fn run(cli: &Cli, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     if !detach {
         container::become_subreaper().map_err(anyhow::Error::msg)?;
     }
-    let opts = create_options(cli, a);
+    let mut opts = create_options(cli, a);
+    // In the foreground without a console socket, husk relays the terminal.
+    opts.relay_console = !detach && opts.console_socket.is_none();
     let mut c = container::create(&opts)?;
     if let Err(e) = container::start(&mut c) {
         drop(c);
@@ -344,9 +347,13 @@ fn run(cli: &Cli, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
         return Ok(0);
     }
     let pid = c.state.pid;
+    let console = c.console.take();
     // Let other commands (state, kill, exec) in while we wait.
     drop(c);
-    let code = container::wait_and_forward(pid);
+    let code = match console {
+        Some(master) => container::relay_and_wait(master, pid),
+        None => container::wait_and_forward(pid),
+    };
     if !keep {
         container::delete(&opts.root, &opts.id, true)
             .with_context(|| format!("delete container {:?} after it exited", opts.id))?;
