@@ -32,6 +32,16 @@ pub(crate) fn enable_controllers(h: &Hierarchy) {
         levels.push(ancestor.clone());
     }
     for dir in levels {
+        // A non-root cgroup that holds processes must not get controllers
+        // for its children: the domain ones are refused (EBUSY), but cpu,
+        // cpuset and pids would be accepted and turn it "domain threaded",
+        // its new children "domain invalid", and every later move into
+        // them would fail with EOPNOTSUPP.
+        if dir != h.mount_point
+            && read_value(&dir, "cgroup.procs").is_ok_and(|p| !p.trim().is_empty())
+        {
+            continue;
+        }
         let (Ok(available), Ok(enabled)) = (
             read_value(&dir, "cgroup.controllers"),
             read_value(&dir, "cgroup.subtree_control"),

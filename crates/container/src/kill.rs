@@ -26,8 +26,11 @@ pub fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), ContainerError>
 fn signal_init(c: &Container, sig: Signal) -> Result<(), ContainerError> {
     let fd = match husk_process::pidfd_open(c.state.pid) {
         Ok(fd) => fd,
-        // Exited between the status check and here.
-        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => return Ok(()),
+        // Exited between the status check and here (EINVAL: being reaped
+        // right now, e.g. just after kill --all hit the cgroup).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ESRCH) | Some(libc::EINVAL)) => {
+            return Ok(())
+        }
         Err(e) => {
             return Err(ContainerError::io(
                 "pidfd_open",

@@ -11,7 +11,6 @@ use nix::unistd::Pid;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
-
 /// Puts stdin back the way it was when dropped.
 struct RawMode(Option<Termios>);
 
@@ -74,7 +73,13 @@ pub fn relay_and_wait(master: OwnedFd, pid: i32) -> i32 {
         }
         let stdin = std::io::stdin();
         // A closed side is polled with no events, which keeps the indices.
-        let events = |open: bool| if open { PollFlags::POLLIN } else { PollFlags::empty() };
+        let events = |open: bool| {
+            if open {
+                PollFlags::POLLIN
+            } else {
+                PollFlags::empty()
+            }
+        };
         let mut fds = vec![
             PollFd::new(master_file.as_fd(), events(master_open)),
             PollFd::new(sfd.as_fd(), PollFlags::POLLIN),
@@ -83,10 +88,15 @@ pub fn relay_and_wait(master: OwnedFd, pid: i32) -> i32 {
         if poll(&mut fds, PollTimeout::NONE).is_err() {
             continue;
         }
-        let ready = |i: usize| fds.get(i).and_then(|f| f.revents()).unwrap_or(PollFlags::empty());
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .unwrap_or(PollFlags::empty())
+        };
         let (m, s, i) = (ready(0), ready(1), ready(2));
         drop(fds);
-        if master_open && m.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR) {
+        if master_open && m.intersects(PollFlags::POLLIN | PollFlags::POLLHUP | PollFlags::POLLERR)
+        {
             match master_file.read(&mut buf) {
                 Ok(n) if n > 0 => {
                     let mut out = std::io::stdout().lock();

@@ -133,11 +133,11 @@ pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
         ContainerError::Other(format!("container {id:?}: corrupt {}: {e}", path.display()))
     })?;
     Ok(Container {
-            dir,
-            dir_fd,
-            state,
-            console: None,
-        })
+        dir,
+        dir_fd,
+        state,
+        console: None,
+    })
 }
 
 impl Container {
