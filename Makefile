@@ -49,3 +49,9 @@ test-v2: build runtimetest
 
 vm-prepare:
 	hack/vm/run.sh --prepare
+
+# make bench: husk vs runc vs crun (hack/bench/README.md); BENCH_QUICK=1 for a
+# smoke run, RUNTIMES="husk runc" to choose. Results in hack/bench/results/.
+.PHONY: bench
+bench: build
+	HUSK=$(HUSK) hack/bench/bench.sh
