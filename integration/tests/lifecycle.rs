@@ -438,3 +438,44 @@ fn run_forwards_signals() {
     );
     assert_no_leftovers(&b, b.id());
 }
+
+/// NOTIFY_SOCKET passthrough (podman --sdnotify=container): the container
+/// notifies /run/notify/notify.sock; `start` passes READY=1 on to the
+/// caller's socket with the container's MAINPID.
+#[test]
+fn notify_socket_passes_ready_on() {
+    let mut b = Bundle::new("notify", &["true"]);
+    if !b.use_runtimetest() {
+        return;
+    }
+    b.set_args(&["sh", "-c", "/bin/runtimetest --notify READY=1; sleep 300"]);
+    let host = b.host_dir().join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&host).expect("bind host notify socket");
+    listener
+        .set_read_timeout(Some(POLL_BOUND))
+        .expect("set timeout");
+    b.save();
+    let rt = b.runtime();
+    for verb in ["create", "start"] {
+        let mut cmd = if verb == "create" {
+            rt.command(&["create", "--bundle", b.path_str(), b.id()])
+        } else {
+            rt.command(&["start", b.id()])
+        };
+        cmd.env("NOTIFY_SOCKET", &host);
+        rt.spawn(cmd, None).ok();
+    }
+    let mut buf = [0u8; 512];
+    let n = listener
+        .recv(&mut buf)
+        .expect("a notification within the bound");
+    let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+    let pid = rt.pid(b.id());
+    assert!(msg.lines().any(|l| l == "READY=1"), "{msg:?}");
+    assert!(
+        msg.lines().any(|l| l == format!("MAINPID={pid}")),
+        "{msg:?} (init pid {pid})"
+    );
+    b.delete_force().ok();
+    assert_no_leftovers(&b, b.id());
+}

@@ -31,7 +31,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 const DEFAULT_CONFIG: &str = "/runtimetest.json";
-const USAGE: &str = "usage: runtimetest [-v|--verbose] [--exec] [CONFIG]";
+const USAGE: &str =
+    "usage: runtimetest [-v|--verbose] [--exec] [CONFIG]\n       runtimetest --notify MSG";
 
 #[derive(Debug, PartialEq)]
 struct Options {
@@ -65,8 +66,32 @@ fn parse_args(args: &[OsString]) -> Result<Option<Options>, String> {
     Ok(Some(opts))
 }
 
+/// `runtimetest --notify MSG`: sends MSG as one datagram to $NOTIFY_SOCKET
+/// (sd_notify), for testing the runtime's NOTIFY_SOCKET passthrough.
+fn notify(msg: &OsString) -> ExitCode {
+    let Some(path) = std::env::var_os("NOTIFY_SOCKET") else {
+        eprintln!("runtimetest: --notify: NOTIFY_SOCKET is not set");
+        return ExitCode::from(2);
+    };
+    let sent = std::os::unix::net::UnixDatagram::unbound()
+        .and_then(|s| s.send_to(msg.as_encoded_bytes(), &path));
+    match sent {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!(
+                "runtimetest: --notify: send to {}: {e}",
+                path.to_string_lossy()
+            );
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.len() == 2 && args[0] == "--notify" {
+        return notify(&args[1]);
+    }
     let opts = match parse_args(&args) {
         Ok(Some(o)) => o,
         Ok(None) => {

@@ -32,7 +32,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     crate::validate_id(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle)
         .map_err(|e| ContainerError::io("bundle", &opts.bundle, e))?;
-    let spec = husk_spec::load_bundle(&bundle)?;
+    let mut spec = husk_spec::load_bundle(&bundle)?;
     let process = spec.process.as_ref().ok_or_else(|| {
         ContainerError::Other("config.json: process: is required by create".into())
     })?;
@@ -86,6 +86,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         state_json: String::new(),
     };
     let lock = lock_dir(&dir, &opts.id)?;
+    crate::notify::setup_spec(&mut spec, &dir)?;
     let linux = spec.linux.clone().unwrap_or_default();
     let cgroup = Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?;
     let state = StateData {

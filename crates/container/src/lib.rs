@@ -9,6 +9,7 @@ mod error;
 mod exec;
 mod id;
 mod kill;
+mod notify;
 mod relay;
 mod run;
 mod signal;

@@ -29,6 +29,7 @@ pub fn start(c: &mut Container) -> Result<(), ContainerError> {
             ))
         }
     }
+    let notify = crate::notify::listen(c)?;
     let sock = c.short_path(START_SOCKET);
     let mut conn = UnixStream::connect(&sock)
         .map_err(|e| ContainerError::io("connect", c.dir.join(START_SOCKET), e))?;
@@ -45,6 +46,9 @@ pub fn start(c: &mut Container) -> Result<(), ContainerError> {
             "container {:?} failed to start: {reply}",
             c.id()
         )));
+    }
+    if let Some(n) = notify {
+        crate::notify::forward_ready(c, n)?;
     }
     if let Some(h) = &c.state.hooks {
         if !h.poststart.is_empty() {
