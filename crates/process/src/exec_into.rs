@@ -4,13 +4,11 @@
 //! and time namespaces, takes on process.json's identity and execs.
 
 use crate::launch::LaunchError;
-use crate::sync::{self, Channel, Msg};
+use crate::sync::{Channel, Msg};
 use crate::sys::exit_now;
 use crate::{identity, pty, rlimits, sys};
 use husk_spec::{NamespaceType, Process};
 use nix::sched::setns;
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 use std::fs::File;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -56,33 +54,10 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(NamespaceType, File)>, String> {
 pub fn exec_into(args: &ExecArgs, parent: &mut dyn ExecParent) -> Result<i32, LaunchError> {
     let rt = LaunchError::Runtime;
     let namespaces = namespaces_to_join(args.init_pid).map_err(rt)?;
-    let (ours, theirs) = sync::pair().map_err(|e| rt(format!("socketpair: {e}")))?;
-    // SAFETY: husk is single-threaded when it execs into a container, so
-    // the child may allocate and run any code.
-    let child = match unsafe { fork() } {
-        Err(e) => return Err(rt(format!("fork: {e}"))),
-        Ok(ForkResult::Child) => {
-            drop(ours);
-            if let Err(e) = intermediate(args, &namespaces, &theirs) {
-                let _ = theirs.send(&Msg::Error(e));
-                exit_now(1);
-            }
-            exit_now(0);
-        }
-        Ok(ForkResult::Parent { child }) => child,
-    };
-    drop(theirs);
-    drop(namespaces);
-    let mut pid = None;
-    let r = drive(parent, &ours, child, &mut pid);
-    if r.is_err() {
-        let _ = kill(child, Signal::SIGKILL);
-        if let Some(p) = pid {
-            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-        }
-    }
-    let _ = waitpid(child, None);
-    r
+    crate::chain::run_chain(
+        |ch| intermediate(args, &namespaces, ch),
+        |ch, child, pid| drive(parent, ch, child, pid),
+    )
 }
 
 fn drive(

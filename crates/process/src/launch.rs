@@ -1,12 +1,10 @@
 //! The caller's side of the create chain and the intermediate process.
 
 use crate::namespaces::Plan;
-use crate::sync::{self, Channel, Msg};
+use crate::sync::{Channel, Msg};
 use crate::sys::exit_now;
 use husk_rootfs::CgroupBind;
 use husk_spec::{IdMapping, NamespaceType, Spec};
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::waitpid;
 use nix::unistd::{fork, ForkResult, Pid};
 use std::os::fd::{OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -60,36 +58,10 @@ pub enum LaunchError {
 pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchError> {
     let linux = args.spec.linux.clone().unwrap_or_default();
     let plan = Plan::new(&linux.namespaces).map_err(LaunchError::Runtime)?;
-    let (ours, theirs) =
-        sync::pair().map_err(|e| LaunchError::Runtime(format!("socketpair: {e}")))?;
-
-    // SAFETY: husk is single-threaded whenever it launches a container (no
-    // thread is ever started before this point), so the child may run any
-    // code, allocation included, without inheriting a held lock.
-    let child = match unsafe { fork() } {
-        Err(e) => return Err(LaunchError::Runtime(format!("fork: {e}"))),
-        Ok(ForkResult::Child) => {
-            drop(ours);
-            let r = intermediate(args, &plan, &theirs);
-            if let Err(e) = r {
-                let _ = theirs.send(&Msg::Error(e));
-                exit_now(1);
-            }
-            exit_now(0);
-        }
-        Ok(ForkResult::Parent { child }) => child,
-    };
-    drop(theirs);
-    let mut init_pid = None;
-    let r = drive(&linux, parent, &ours, child, &mut init_pid);
-    if r.is_err() {
-        let _ = kill(child, Signal::SIGKILL);
-        if let Some(p) = init_pid {
-            let _ = kill(Pid::from_raw(p), Signal::SIGKILL);
-        }
-    }
-    let _ = waitpid(child, None);
-    r
+    crate::chain::run_chain(
+        |ch| intermediate(args, &plan, ch),
+        |ch, child, init_pid| drive(&linux, parent, ch, child, init_pid),
+    )
 }
 
 fn drive(

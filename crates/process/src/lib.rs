@@ -9,6 +9,7 @@
 //! in forked copies of the caller, which is single-threaded.
 
 mod caps;
+mod chain;
 mod exec;
 mod exec_into;
 pub mod hooks;
