@@ -54,6 +54,11 @@ pub(crate) fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>, (usize, St
         if fields.len() < sep + 4 {
             return Err((idx + 1, "too few fields after \" - \"".to_string()));
         }
+        // A later mount covers earlier ones at or below its mount point
+        // (e.g. an empty tmpfs over /sys/fs/cgroup/unified): only what is
+        // visible counts.
+        let point = PathBuf::from(unescape(fields[4]));
+        mounts.retain(|m| !m.mount_point.starts_with(&point));
         let kind = match fields[sep + 1] {
             "cgroup" => MountKind::V1(v1_controllers(fields[sep + 3])),
             "cgroup2" => MountKind::V2,
@@ -65,7 +70,7 @@ pub(crate) fn parse_mountinfo(text: &str) -> Result<Vec<CgroupMount>, (usize, St
         mounts.push(CgroupMount {
             kind,
             root: unescape(fields[3]),
-            mount_point: PathBuf::from(unescape(fields[4])),
+            mount_point: point,
         });
     }
     Ok(mounts)
@@ -243,6 +248,20 @@ mod tests {
         assert_eq!(m[3].mount_point, PathBuf::from("/sys/fs/cgroup/memory"));
         assert_eq!(m[9].mount_point, PathBuf::from("/sys/fs/cgroup/unified"));
         assert!(m.iter().all(|m| m.root == "/"));
+    }
+
+    #[test]
+    fn covered_mounts_do_not_count() {
+        // An empty tmpfs over the hybrid cgroup2 mount (how crun is made to
+        // run on this host): the cgroup2 hierarchy is no longer usable.
+        let text =
+            format!("{HYBRID_MOUNTINFO}90 41 0:77 / /sys/fs/cgroup/unified rw - tmpfs tmpfs rw\n");
+        let m = parse_mountinfo(&text).unwrap();
+        assert_eq!(m.len(), 9);
+        assert!(m.iter().all(|m| m.kind != MountKind::V2));
+        // A tmpfs over the whole tree hides every hierarchy below it.
+        let text = format!("{HYBRID_MOUNTINFO}91 23 0:78 / /sys/fs/cgroup rw - tmpfs tmpfs rw\n");
+        assert!(parse_mountinfo(&text).unwrap().is_empty());
     }
 
     #[test]

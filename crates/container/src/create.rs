@@ -143,9 +143,14 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         .namespaces
         .iter()
         .any(|n| n.typ == husk_spec::NamespaceType::Pid && n.path.is_none());
+    let own_cgroupns = linux
+        .namespaces
+        .iter()
+        .any(|n| n.typ == husk_spec::NamespaceType::Cgroup && n.path.is_none());
     let mut parent = CreateParent {
         container: &mut container,
         own_pid_ns,
+        own_cgroupns,
         spec: &spec,
         cgroup: &cgroup,
         console_socket: opts.console_socket.as_deref(),
@@ -247,6 +252,7 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError
 struct CreateParent<'a> {
     container: &'a mut Container,
     own_pid_ns: bool,
+    own_cgroupns: bool,
     spec: &'a Spec,
     cgroup: &'a Cgroup,
     console_socket: Option<&'a Path>,
@@ -255,13 +261,11 @@ struct CreateParent<'a> {
 }
 
 impl Parent for CreateParent<'_> {
-    fn intermediate_started(&mut self, pid: i32) -> Result<(), String> {
-        tracing::debug!("intermediate process {pid} started; joining the cgroup");
-        self.cgroup.add_pid(pid).map_err(|e| e.to_string())
-    }
-
     fn init_started(&mut self, pid: i32) -> Result<String, String> {
         self.guard.init_pid = Some(pid);
+        if self.own_cgroupns {
+            self.cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+        }
         let (start, _) = husk_process::process_start_time(pid)
             .ok_or_else(|| format!("container init {pid} exited during create"))?;
         self.container.state.pid = pid;
@@ -274,6 +278,13 @@ impl Parent for CreateParent<'_> {
         let state = self.container.oci_state_json(crate::Status::Creating);
         self.guard.state_json = state.clone();
         Ok(state)
+    }
+
+    fn init_ready(&mut self, pid: i32) -> Result<(), String> {
+        if !self.own_cgroupns {
+            self.cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+        }
+        Ok(())
     }
 
     fn create_hooks(&mut self) -> Result<(), String> {

@@ -142,7 +142,7 @@ pub fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()>
     let c = container::load_for_read(root, id)?;
     let pids = container::pids(&c)?;
     match format {
-        "json" => println!("{}", serde_json::to_string(&pids)?),
+        "json" => outln!("{}", serde_json::to_string(&pids)?),
         "table" => {
             let args: Vec<String> = if ps_args.is_empty() {
                 vec!["-ef".into()]
@@ -167,14 +167,14 @@ pub fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()>
                 .split_whitespace()
                 .position(|h| h == "PID")
                 .context("ps output has no PID column")?;
-            println!("{header}");
+            outln!("{header}");
             for l in lines {
                 let pid = l
                     .split_whitespace()
                     .nth(col)
                     .and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{l}");
+                    outln!("{l}");
                 }
             }
         }

@@ -10,7 +10,7 @@ pub fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
     let all = container::list(root)?;
     if quiet {
         for (c, _) in &all {
-            println!("{}", c.id());
+            outln!("{}", c.id());
         }
         return Ok(());
     }
@@ -24,7 +24,7 @@ pub fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
                     v
                 })
                 .collect();
-            println!("{}", serde_json::to_string(&v)?);
+            outln!("{}", serde_json::to_string(&v)?);
         }
         "table" => {
             let mut rows =
@@ -44,7 +44,7 @@ pub fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
                     owner(&c.dir),
                 ]);
             }
-            print!("{}", table(&rows));
+            outln!("{}", table(&rows).trim_end_matches('\n'));
         }
         other => bail!("invalid --format {other:?}: use table or json"),
     }

@@ -1,5 +1,14 @@
 //! husk: an OCI container runtime with runc's command line.
 
+/// println! that ignores a closed stdout (`husk --version | head -1`):
+/// println! would panic on EPIPE.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod cgroup_cmds;
 mod exec_cmd;
 mod features;
@@ -157,7 +166,7 @@ enum Cmd {
 fn main() {
     let cli = Cli::parse();
     if cli.version {
-        println!(
+        outln!(
             "husk version {}\ncommit: {}\nspec: {}",
             env!("CARGO_PKG_VERSION"),
             env!("HUSK_COMMIT"),
@@ -279,7 +288,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Cmd::State { id } => {
             let c = container::load_for_read(&root, id)?;
-            println!(
+            outln!(
                 "{}",
                 serde_json::to_string_pretty(&c.oci_state(c.status()))?
             );
@@ -300,7 +309,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         }
         Cmd::List { format, quiet } => list::list(&root, format, *quiet)?,
         Cmd::Spec { bundle, rootless } => spec_cmd::write_spec(bundle, *rootless)?,
-        Cmd::Features => println!("{}", serde_json::to_string_pretty(&features::features())?),
+        Cmd::Features => outln!("{}", serde_json::to_string_pretty(&features::features())?),
         Cmd::Exec(a) => return exec_cmd::exec(&root, a),
         Cmd::Pause { id } => container::pause(&container::load(&root, id)?)?,
         Cmd::Resume { id } => container::resume(&container::load(&root, id)?)?,

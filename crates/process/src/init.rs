@@ -32,6 +32,11 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
         (Msg::Error(e), _) => return Err(e),
         (m, _) => return Err(format!("protocol error: unexpected {m:?}")),
     };
+    // Now in the container's cgroup (the caller placed us before sending
+    // the state): a new cgroup namespace takes this cgroup as its root.
+    if plan.creates(NamespaceType::Cgroup) {
+        Plan::unshare(&[NamespaceType::Cgroup])?;
+    }
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 

@@ -32,11 +32,16 @@ pub struct InitArgs<'a> {
 
 /// What the caller does at each step of the chain.
 pub trait Parent {
-    /// The intermediate process exists: put it in the container's cgroup
-    /// (its children, the init among them, inherit it).
-    fn intermediate_started(&mut self, pid: i32) -> Result<(), String>;
-    /// The init exists (host pid). Returns the state JSON for hooks.
+    /// The init exists (host pid) and waits. Returns the state JSON for
+    /// hooks. With a new cgroup namespace, this is when the init must join
+    /// the container's cgroup (the namespace takes its cgroup as root).
     fn init_started(&mut self, pid: i32) -> Result<String, String>;
+    /// The init is set up and about to wait for `start`: the latest moment
+    /// to put it in the container's cgroup. Only the init is ever placed,
+    /// and as late as possible, so the kernel memory of namespaces and
+    /// mounts made for it is not charged to the container: what lets a
+    /// container start under a tiny memory limit, as with crun.
+    fn init_ready(&mut self, pid: i32) -> Result<(), String>;
     /// Mounts are done, pivot_root is not: prestart and createRuntime hooks.
     fn create_hooks(&mut self) -> Result<(), String>;
     /// The terminal's master side, for --console-socket.
@@ -72,7 +77,6 @@ fn drive(
     init_pid: &mut Option<i32>,
 ) -> Result<i32, LaunchError> {
     let rt = LaunchError::Runtime;
-    parent.intermediate_started(child.as_raw()).map_err(rt)?;
     send(ch, &Msg::Proceed)?;
     loop {
         let (msg, fd) = ch
@@ -99,7 +103,10 @@ fn drive(
                 send(ch, &Msg::Proceed)?;
             }
             Msg::Ready => {
-                return init_pid.ok_or_else(|| rt("init ready before its pid was known".into()));
+                let pid =
+                    init_pid.ok_or_else(|| rt("init ready before its pid was known".into()))?;
+                parent.init_ready(pid).map_err(rt)?;
+                return Ok(pid);
             }
             Msg::Error(e) => return Err(LaunchError::Container(e)),
             other => return Err(rt(format!("protocol error: unexpected {other:?}"))),
@@ -150,11 +157,13 @@ fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String
         nix::unistd::setresuid(root_u, root_u, root_u)
             .map_err(|e| format!("linux.uidMappings: setuid 0 in the user namespace: {e}"))?;
     }
+    // The cgroup namespace is left to the init, which creates it once it is
+    // in the container's cgroup, so that this cgroup is the namespace's root.
     let rest: Vec<NamespaceType> = plan
         .create
         .iter()
         .copied()
-        .filter(|t| *t != NamespaceType::User)
+        .filter(|t| *t != NamespaceType::User && *t != NamespaceType::Cgroup)
         .collect();
     Plan::unshare(&rest)?;
     if plan.creates(NamespaceType::Time) {
