@@ -55,3 +55,10 @@ vm-prepare:
 .PHONY: bench
 bench: build
 	HUSK=$(HUSK) hack/bench/bench.sh
+
+# make e2e: husk, with runc as a control, through real engines: podman, containerd
+# (ctr) and containerd's CRI plugin with a `husk` RuntimeClass handler; local
+# busybox image, no registry (hack/e2e/README.md). E2E_ARGS="podman" to choose.
+.PHONY: e2e
+e2e: build
+	HUSK=$(HUSK) hack/e2e/run.sh $(E2E_ARGS)
