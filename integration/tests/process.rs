@@ -6,7 +6,7 @@
 //! then (when it has been built) runs runtimetest with the same config.
 
 use husk_integration::*;
-use serde_json::json;
+use serde_json::{json, Value};
 use std::fs::{self, File};
 use std::os::unix::io::AsRawFd;
 use std::os::unix::process::CommandExt;
@@ -533,6 +533,38 @@ fn session_keyring_per_container() {
             "session keyring lines for {flag:?}: {}",
             out.describe()
         );
+        assert_no_leftovers(&b, b.id());
+    }
+}
+
+/// No capabilities object, a null one, or one with every list left out
+/// (podman's --cap-drop ALL) all mean no capabilities, bounding set
+/// included, as with runc.
+#[test]
+fn missing_capabilities_mean_none() {
+    for (name, caps) in [
+        ("caps-empty", Some(json!({}))),
+        ("caps-null", Some(Value::Null)),
+        ("caps-absent", None),
+    ] {
+        let mut b = Bundle::new(name, &["grep", "^Cap", "/proc/self/status"]);
+        match caps {
+            Some(c) => b.config_mut()["process"]["capabilities"] = c,
+            None => {
+                b.config_mut()["process"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("capabilities");
+            }
+        }
+        let out = b.run_ok();
+        for line in out.lines() {
+            assert!(
+                line.ends_with("0000000000000000"),
+                "{name}: {line} should be empty:\n{out}"
+            );
+        }
+        assert_eq!(out.lines().count(), 5, "{name}: {out}");
         assert_no_leftovers(&b, b.id());
     }
 }

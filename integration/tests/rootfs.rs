@@ -458,3 +458,57 @@ fn atime_and_ro_options() {
     check_with_runtimetest(&mut b);
     assert_no_leftovers(&b, b.id());
 }
+
+/// runc's tmpcopyup (podman --read-only): the new tmpfs starts with what
+/// the directory held, keeps its mode, and is writable.
+#[test]
+fn tmpcopyup_fills_the_tmpfs() {
+    let mut b = Bundle::new(
+        "tmpcopyup",
+        &["sh", "-c", "cat /data/hello; readlink /data/link; stat -c %a /data/sub; touch /data/new && echo writable"],
+    );
+    let data = b.rootfs().join("data");
+    fs::create_dir_all(data.join("sub")).unwrap();
+    fs::write(data.join("hello"), "from-the-image\n").unwrap();
+    std::os::unix::fs::symlink("hello", data.join("link")).unwrap();
+    fs::set_permissions(
+        data.join("sub"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o750),
+    )
+    .unwrap();
+    b.add_mount(json!({
+        "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+        "options": ["rw", "rprivate", "nosuid", "nodev", "tmpcopyup"]
+    }));
+    let out = b.run_ok();
+    assert_eq!(
+        out, "from-the-image\nhello\n750\nwritable\n",
+        "tmpfs contents"
+    );
+    assert!(
+        !data.join("new").exists(),
+        "the write must land in the tmpfs, not the image"
+    );
+    assert_no_leftovers(&b, b.id());
+}
+
+/// Privileged containers list /dev/ptmx among linux.devices: it must not
+/// follow the pts/ptmx symlink into devpts, and /dev/ptmx stays usable.
+#[test]
+fn ptmx_in_linux_devices() {
+    let mut b = Bundle::new(
+        "ptmx-dev",
+        &[
+            "sh",
+            "-c",
+            "readlink /dev/ptmx; test -c /dev/pts/ptmx && echo pts-ok",
+        ],
+    );
+    b.config_mut()["linux"]["devices"] = json!([
+        {"path": "/dev/ptmx", "type": "c", "major": 5, "minor": 2, "fileMode": 8630},
+        {"path": "/dev/null", "type": "c", "major": 1, "minor": 3, "fileMode": 8630}
+    ]);
+    let out = b.run_ok();
+    assert_eq!(out, "pts/ptmx\npts-ok\n");
+    assert_no_leftovers(&b, b.id());
+}

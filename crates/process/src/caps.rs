@@ -32,13 +32,15 @@ fn last_cap() -> u8 {
         .unwrap_or(40)
 }
 
-/// Drops from the bounding set everything not listed. Needs CAP_SETPCAP, so
-/// it runs while we are still fully privileged.
+/// Drops from the bounding set everything not listed (a missing list keeps
+/// nothing, as with runc). Needs CAP_SETPCAP, so it runs while we are still
+/// fully privileged.
 pub fn drop_bounding(c: &Capabilities) -> Result<(), String> {
-    let Some(bounding) = &c.bounding else {
-        return Ok(());
-    };
-    let keep = parse_set("process.capabilities.bounding", bounding)?;
+    let none = Vec::new();
+    let keep = parse_set(
+        "process.capabilities.bounding",
+        c.bounding.as_ref().unwrap_or(&none),
+    )?;
     for cap in caps::all() {
         if !keep.contains(&cap) && cap.index() <= last_cap() {
             caps::drop(None, CapSet::Bounding, cap)

@@ -57,15 +57,14 @@ pub fn drop_privileges_and_exec(
     preserve_fds: u32,
 ) -> String {
     let run = || -> Result<std::convert::Infallible, String> {
-        if let Some(c) = &p.capabilities {
-            caps::drop_bounding(c)?;
-        }
+        // No capabilities object, or lists left out, mean none: runc's
+        // reading, and the only safe one (podman's --cap-drop ALL sends {}).
+        let c = p.capabilities.clone().unwrap_or_default();
+        caps::drop_bounding(&c)?;
         sys::set_keepcaps(true)?;
         user::switch(&p.user, user::setgroups_allowed())?;
         sys::set_keepcaps(false)?;
-        if let Some(c) = &p.capabilities {
-            caps::apply(c)?;
-        }
+        caps::apply(&c)?;
         if p.no_new_privileges {
             sys::set_no_new_privs()?;
         }

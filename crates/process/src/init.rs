@@ -138,6 +138,9 @@ fn setup_rootfs(
         rootfs::create_default_devices(rootfs, in_userns).map_err(e)?;
     }
     rootfs::create_devices(rootfs, &linux.devices, in_userns).map_err(e)?;
+    if !binds_dev {
+        rootfs::setup_ptmx(rootfs).map_err(e)?;
+    }
 
     ch.send(&Msg::RunCreateHooks).map_err(|e| e.to_string())?;
     ch.expect_proceed()?;

@@ -39,7 +39,6 @@ pub fn create_default_devices(rootfs: &Path, bind: bool) -> Result<(), RootfsErr
         ("/proc/self/fd/0", "/dev/stdin"),
         ("/proc/self/fd/1", "/dev/stdout"),
         ("/proc/self/fd/2", "/dev/stderr"),
-        ("pts/ptmx", "/dev/ptmx"),
     ];
     if Path::new("/proc/kcore").exists() {
         links.push(("/proc/kcore", "/dev/core"));
@@ -62,8 +61,36 @@ pub fn create_devices(rootfs: &Path, devices: &[Device], bind: bool) -> Result<(
     Ok(())
 }
 
+/// `path` inside the rootfs with its directories resolved there but its
+/// last component not followed: a node is made *at* the path, never at
+/// whatever a symlink there points to.
+fn in_root_no_follow(rootfs: &Path, path: &Path) -> Result<std::path::PathBuf, RootfsError> {
+    let name = path.file_name().ok_or_else(|| {
+        RootfsError::field(
+            "linux.devices",
+            format!("{} has no file name", path.display()),
+        )
+    })?;
+    let parent = path.parent().unwrap_or(Path::new("/"));
+    Ok(resolve_in_root(rootfs, parent)?.join(name))
+}
+
+/// /dev/ptmx → pts/ptmx, the container's own devpts instance; made after
+/// linux.devices, as runc does, so a /dev/ptmx entry there (privileged
+/// containers list one) does not end up as the device in use.
+pub fn setup_ptmx(rootfs: &Path) -> Result<(), RootfsError> {
+    let at = in_root_no_follow(rootfs, Path::new("/dev/ptmx"))?;
+    match std::fs::remove_file(&at) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(RootfsError::sys("remove", &at, errno(&e))),
+    }
+    std::os::unix::fs::symlink("pts/ptmx", &at)
+        .map_err(|e| RootfsError::sys("symlink", at, errno(&e)))
+}
+
 fn make_device(rootfs: &Path, d: &Device, bind: bool, field: &str) -> Result<(), RootfsError> {
-    let target = resolve_in_root(rootfs, &d.path)?;
+    let target = in_root_no_follow(rootfs, &d.path)?;
     if !target.starts_with(rootfs.join("dev")) && d.path.starts_with("/dev") {
         return Err(RootfsError::field(
             format!("{field}.path"),

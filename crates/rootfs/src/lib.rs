@@ -2,6 +2,7 @@
 //! namespace: the config's mounts, devices, pivot_root, then masked and
 //! read-only paths. Runs in the container init, before the user's program.
 
+mod copyup;
 mod devices;
 mod error;
 mod finalize;
@@ -10,7 +11,7 @@ mod options;
 mod pivot;
 mod resolve;
 
-pub use devices::{create_default_devices, create_devices, mount_console};
+pub use devices::{create_default_devices, create_devices, mount_console, setup_ptmx};
 pub use error::RootfsError;
 pub use finalize::{make_root_readonly, mask_paths, readonly_paths, set_root_propagation};
 pub use mount::{mount_all, prepare_root, CgroupBind, MountContext};

@@ -165,6 +165,13 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
             .map(|s| s.as_os_str().to_owned())
             .unwrap_or_else(|| typ.into());
         let data = (!o.data.is_empty()).then_some(o.data.as_str());
+        // Opened before the tmpfs covers it: through this fd the old
+        // contents stay reachable for the copy.
+        let covered = if o.tmpcopyup && typ == "tmpfs" {
+            Some(open_dir(&target_proc).map_err(|e| named(e, "open for tmpcopyup"))?)
+        } else {
+            None
+        };
         mount(
             Some(src.as_os_str()),
             &target_proc,
@@ -173,6 +180,15 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
             data,
         )
         .map_err(|e| named(e, "mount"))?;
+        if let Some(old) = covered {
+            let top = open_verified(ctx.rootfs, &target)?;
+            crate::copyup::copy_tree(&proc_fd_path(&old), &proc_fd_path(&top)).map_err(|e| {
+                RootfsError::field(
+                    format!("{field}.options"),
+                    format!("tmpcopyup into {}: {e}", m.destination.display()),
+                )
+            })?;
+        }
     }
     for p in &o.propagation {
         mount(None::<&str>, &target, None::<&str>, *p, None::<&str>)
@@ -271,6 +287,16 @@ pub(crate) fn open_verified(rootfs: &Path, target: &Path) -> Result<OwnedFd, Roo
         ));
     }
     Ok(fd)
+}
+
+fn open_dir(path: &Path) -> Result<OwnedFd, nix::errno::Errno> {
+    let fd = open(
+        path,
+        OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    // SAFETY: `open` just returned this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 pub(crate) fn proc_fd_path(fd: &OwnedFd) -> PathBuf {

@@ -13,6 +13,9 @@ pub struct MountOptions {
     pub propagation: Vec<MsFlags>,
     /// Options the filesystem interprets (size=, mode=, ...), comma-joined.
     pub data: String,
+    /// runc's extension: fill a new tmpfs with what the directory it covers
+    /// held (podman --read-only mounts /tmp, /run, /var/tmp this way).
+    pub tmpcopyup: bool,
 }
 
 impl Default for MountOptions {
@@ -22,6 +25,7 @@ impl Default for MountOptions {
             cleared: MsFlags::empty(),
             propagation: Vec::new(),
             data: String::new(),
+            tmpcopyup: false,
         }
     }
 }
@@ -119,6 +123,10 @@ pub fn parse_options(options: &[String]) -> MountOptions {
                 MsFlags::empty(),
                 MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
             ),
+            "tmpcopyup" => {
+                o.tmpcopyup = true;
+                continue;
+            }
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
