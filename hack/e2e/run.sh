@@ -172,10 +172,13 @@ while read -r g s; do
         note="broken scenario (fails under runc too)"; broken=$((broken + 1))
     elif [ "$h" = pass ]; then
         passed=$((passed + 1))
+        if [ -n "${EXPECTED_HUSK_FAIL[$s]:-}" ]; then note="passes now: drop it from EXPECTED_HUSK_FAIL"; fi
+    elif [ -n "${EXPECTED_HUSK_FAIL[$s]:-}" ]; then
+        # A known limitation, listed and counted apart, not hidden.
+        note="known limitation: ${EXPECTED_HUSK_FAIL[$s]}; log: $g/$s.husk.log"; expected=$((expected + 1))
     else
         failed=$((failed + 1))
-        if [ -n "${EXPECTED_HUSK_FAIL[$s]:-}" ]; then note="expected: ${EXPECTED_HUSK_FAIL[$s]}"; expected=$((expected + 1)); fi
-        note="$note log: $g/$s.husk.log"
+        note="log: $g/$s.husk.log"
     fi
     printf '%-8s %-32s %-6s %-6s %s\n' "$g" "$s" "$r" "$h" "$note"
 done <<<"$selected"
