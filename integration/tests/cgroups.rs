@@ -325,3 +325,33 @@ fn unavailable_settings_are_clear_errors() {
         .stderr_mentions_any(&["linux.resources.blockIO.weight"]);
     assert_no_leftovers(&b, b.id());
 }
+
+/// Two containers in one cgroup: deleting the one that made it leaves it to
+/// the other, and deleting the last one removes it.
+#[test]
+fn shared_cgroup_is_removed_with_its_last_user() {
+    let a = Bundle::new("shared-a", &["sleep", "300"]);
+    let shared = format!("/husk-it/{}", a.id());
+    let mut b = Bundle::new("shared-b", &["sleep", "300"]);
+    b.config_mut()["linux"]["cgroupsPath"] = json!(shared);
+    a.create_and_start();
+    b.create_and_start();
+    a.delete_force().ok();
+    assert_eq!(
+        b.runtime().status(b.id()),
+        "running",
+        "b must survive a's delete"
+    );
+    assert!(
+        !cgroup_dirs(a.id()).is_empty(),
+        "the cgroup b still uses was removed"
+    );
+    b.delete_force().ok();
+    assert!(
+        poll(|| cgroup_dirs(a.id()).is_empty().then_some(())).is_some(),
+        "the shared cgroup outlived its last user: {:?}",
+        cgroup_dirs(a.id())
+    );
+    assert_no_leftovers(&a, a.id());
+    assert_no_leftovers(&b, b.id());
+}

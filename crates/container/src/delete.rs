@@ -90,6 +90,12 @@ pub(crate) fn remove_cgroup(cg: &Cgroup, pid_ns: Option<&str>) -> Result<(), Con
         return Ok(());
     }
     cg.destroy()?;
+    // A cgroup this container joined rather than made (shared with a
+    // container deleted before it) is removed once empty, as runc does; a
+    // busy or non-empty one simply stays (rmdir refuses).
+    for dir in cg.dirs() {
+        let _ = std::fs::remove_dir(dir);
+    }
     Ok(())
 }
 
