@@ -71,21 +71,7 @@ use husk_spec::DeviceCgroup;
 
 use crate::CgroupError;
 
-/// runc's default allow list, appended after the config's rules. Must stay
-/// the same as `DEFAULT_ALLOW` in devices.rs (a unit test checks).
-const DEFAULT_ALLOW: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:8 rwm",
-    "c 1:7 rwm",
-    "c 5:0 rwm",
-    "c 1:5 rwm",
-    "c 1:9 rwm",
-    "c 136:* rwm",
-    "c 5:2 rwm",
-    "c 10:200 rwm",
-];
+use crate::default_devices::DEFAULT_ALLOW;
 
 /// The name the program is loaded under; it is how apply_device_rules()
 /// finds the program it attached before (BPF_OBJ_NAME_LEN is 16 with NUL).

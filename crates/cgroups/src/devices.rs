@@ -4,22 +4,7 @@
 
 use husk_spec::DeviceCgroup;
 
-/// Devices every container may use whatever its rules say: mknod of any
-/// node (access is still checked on open), null, zero, full, random,
-/// urandom, tty, ptmx, tun, and the container's own ptys.
-const DEFAULT_ALLOW: &[&str] = &[
-    "c *:* m",
-    "b *:* m",
-    "c 1:3 rwm",
-    "c 1:8 rwm",
-    "c 1:7 rwm",
-    "c 5:0 rwm",
-    "c 1:5 rwm",
-    "c 1:9 rwm",
-    "c 136:* rwm",
-    "c 5:2 rwm",
-    "c 10:200 rwm",
-];
+use crate::default_devices::DEFAULT_ALLOW;
 
 /// One write to devices.allow (true) or devices.deny (false).
 #[derive(Debug, Clone, PartialEq, Eq)]

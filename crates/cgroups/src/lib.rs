@@ -6,6 +6,7 @@
 //! /proc/self/mountinfo and the runtime's own cgroup from /proc/self/cgroup.
 
 mod bpf;
+mod default_devices;
 mod devices;
 mod error;
 mod freeze;

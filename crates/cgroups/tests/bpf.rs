@@ -17,6 +17,8 @@ use husk_spec::DeviceCgroup;
 
 #[path = "../src/bpf.rs"]
 mod bpf;
+#[path = "../src/default_devices.rs"]
+mod default_devices;
 
 /// Where cgroup2 is mounted, from mountinfo ("... - cgroup2 ...").
 fn cgroup2_mount() -> PathBuf {

@@ -163,13 +163,7 @@ fn encoding_matches_struct_bpf_insn() {
 }
 
 #[test]
-fn default_list_is_the_one_devices_rs_writes() {
-    // Same list, same order as the v1 code (DEFAULT_ALLOW is private there).
-    let src = include_str!("../devices.rs");
-    let start = src.find("const DEFAULT_ALLOW").unwrap();
-    let end = start + src[start..].find("];").unwrap();
-    let theirs: Vec<&str> = src[start..end].split('"').skip(1).step_by(2).collect();
-    assert_eq!(theirs, DEFAULT_ALLOW);
+fn default_list_parses() {
     for line in DEFAULT_ALLOW {
         assert!(parse_line(true, line).is_some(), "{line}");
     }
