@@ -250,6 +250,33 @@ fn is_einval(e: &CgroupError) -> bool {
     errno(e) == Some(libc::EINVAL)
 }
 
+/// Writes a cpu burst to `file` (v1 cpu.cfs_burst_us, v2 cpu.max.burst),
+/// skipped with a warning where the kernel lacks the file. A larger burst
+/// can fail (EINVAL) against the old quota: when a quota write follows
+/// (`quota_coming`), the burst is returned for a retry after it (runc).
+pub(crate) fn write_burst(
+    dir: &Path,
+    file: &str,
+    burst: Option<u64>,
+    quota_coming: bool,
+) -> Result<Option<u64>, CgroupError> {
+    let Some(burst) = burst else {
+        return Ok(None);
+    };
+    if !dir.join(file).exists() {
+        ignored(
+            "linux.resources.cpu.burst",
+            &format!("this kernel has no {file}"),
+        );
+        return Ok(None);
+    }
+    match write(dir, file, &burst.to_string()) {
+        Ok(()) => Ok(None),
+        Err(e) if is_einval(&e) && quota_coming => Ok(Some(burst)),
+        Err(e) => Err(e),
+    }
+}
+
 fn cpu(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
     // A group cannot take cpu.shares while it is idle: leaving idle goes
     // first, entering it last.
@@ -284,20 +311,7 @@ fn cpu(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
             period_pending = Some(period);
         }
     }
-    let mut burst_pending = None;
-    if let Some(burst) = l.cpu_burst {
-        if !dir.join("cpu.cfs_burst_us").exists() {
-            ignored(
-                "linux.resources.cpu.burst",
-                "this kernel has no cpu.cfs_burst_us",
-            );
-        } else if let Err(e) = write(dir, "cpu.cfs_burst_us", &burst.to_string()) {
-            if !is_einval(&e) || l.cpu_quota.is_none() {
-                return Err(e);
-            }
-            burst_pending = Some(burst);
-        }
-    }
+    let burst_pending = write_burst(dir, "cpu.cfs_burst_us", l.cpu_burst, l.cpu_quota.is_some())?;
     if let Some(quota) = l.cpu_quota {
         write(dir, "cpu.cfs_quota_us", &quota.to_string())?;
         if let Some(period) = period_pending {

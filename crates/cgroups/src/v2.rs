@@ -2,10 +2,10 @@
 
 use std::path::Path;
 
-use crate::fs::{errno, read_value, write, write_lines};
+use crate::fs::{read_value, write, write_lines};
 use crate::resolve::Hierarchy;
 use crate::resources::{ignored, invalid, Limits, Mode, Throttle};
-use crate::v1::{check_usage, hugetlb, pids_max, rdma};
+use crate::v1::{check_usage, hugetlb, pids_max, rdma, write_burst};
 use crate::CgroupError;
 
 /// runc's conversion of v1 cpu.shares [2, 262144] to v2 cpu.weight
@@ -229,21 +229,8 @@ fn cpu(dir: &Path, l: &Limits) -> Result<(), CgroupError> {
     }
     // A larger burst can fail (EINVAL) against the old quota; it is retried
     // once cpu.max is written (runc).
-    let mut burst_pending = None;
-    if let Some(burst) = l.cpu_burst {
-        if !dir.join("cpu.max.burst").exists() {
-            ignored(
-                "linux.resources.cpu.burst",
-                "this kernel has no cpu.max.burst",
-            );
-        } else if let Err(e) = write(dir, "cpu.max.burst", &burst.to_string()) {
-            let quota_coming = l.cpu_quota.is_some() || l.cpu_period.is_some();
-            if errno(&e) != Some(libc::EINVAL) || !quota_coming {
-                return Err(e);
-            }
-            burst_pending = Some(burst);
-        }
-    }
+    let quota_coming = l.cpu_quota.is_some() || l.cpu_period.is_some();
+    let burst_pending = write_burst(dir, "cpu.max.burst", l.cpu_burst, quota_coming)?;
     if let Some(max) = cpu_max(l.cpu_quota, l.cpu_period) {
         write(dir, "cpu.max", &max)?;
         if let Some(burst) = burst_pending {
