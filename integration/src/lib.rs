@@ -63,6 +63,18 @@ pub fn husk_bin() -> PathBuf {
     }
 }
 
+/// The runtime binary, which must exist (a clear failure otherwise).
+pub fn require_runtime_bin() -> PathBuf {
+    let bin = husk_bin();
+    assert!(
+        bin.is_file(),
+        "runtime binary {} not found: build husk (cargo build --release -p husk) \
+         or point HUSK_BIN at a runc-compatible runtime",
+        bin.display()
+    );
+    bin
+}
+
 /// File name of the runtime binary (`husk`, or `runc` when validating).
 pub fn runtime_name() -> String {
     husk_bin()
@@ -247,13 +259,7 @@ pub struct Runtime {
 impl Runtime {
     /// `root` is passed as `--root`; `io_dir` receives captured output.
     pub fn new(root: impl Into<PathBuf>, io_dir: impl Into<PathBuf>) -> Runtime {
-        let bin = husk_bin();
-        assert!(
-            bin.is_file(),
-            "runtime binary {} not found: build husk (cargo build --release -p husk) \
-             or point HUSK_BIN at a runc-compatible runtime",
-            bin.display()
-        );
+        let bin = require_runtime_bin();
         let io_dir = io_dir.into();
         fs::create_dir_all(&io_dir).expect("create io dir");
         Runtime {
@@ -497,13 +503,7 @@ impl Bundle {
             0,
             "the integration tests must run as root"
         );
-        let bin = husk_bin();
-        assert!(
-            bin.is_file(),
-            "runtime binary {} not found: build husk (cargo build --release -p husk) \
-             or point HUSK_BIN at a runc-compatible runtime",
-            bin.display()
-        );
+        require_runtime_bin();
         assert!(
             Path::new("/bin/busybox").is_file(),
             "/bin/busybox not found: install busybox-static (apt-get install busybox-static)"
