@@ -87,7 +87,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     };
     let lock = lock_dir(&dir, &opts.id)?;
     crate::notify::setup_spec(&mut spec, &dir)?;
-    let linux = spec.linux.clone().unwrap_or_default();
+    let linux = spec.linux_or_default();
     let cgroup = Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?;
     let state = StateData {
         id: opts.id.clone(),
@@ -112,8 +112,9 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     // it did not undo itself.
     guard.cgroup = Some(cgroup.clone());
     created?;
+    // Recorded with the init's pid at the next save; until then the state
+    // saved above (the planned directories) is what a crash cleanup needs.
     container.state.cgroup = Some(cgroup.clone());
-    container.save()?;
     guard.poststop = spec.hooks.as_ref().map(|h| h.poststop.clone());
 
     let sock = container.short_path(START_SOCKET);
@@ -301,6 +302,9 @@ impl Parent for CreateParent<'_> {
         match self.console_socket {
             Some(s) => crate::console::send_master(s, &master),
             None => {
+                // The process may read its terminal size at once: set it
+                // before the process goes on, not when relaying starts.
+                crate::relay::copy_window_size(&master);
                 self.relayed = Some(master);
                 Ok(())
             }

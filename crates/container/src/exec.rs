@@ -85,6 +85,9 @@ impl ExecParent for Parent<'_> {
         match &self.opts.console_socket {
             Some(s) => crate::console::send_master(s, &master),
             None => {
+                // The process may read its terminal size at once: set it
+                // before the process goes on, not when relaying starts.
+                crate::relay::copy_window_size(&master);
                 self.relayed = Some(master);
                 Ok(())
             }

@@ -36,7 +36,7 @@ impl Drop for RawMode {
 }
 
 /// Copies our terminal's size to the container's.
-fn copy_window_size(master: &impl AsRawFd) {
+pub(crate) fn copy_window_size(master: &impl AsRawFd) {
     let mut ws = libc::winsize {
         ws_row: 0,
         ws_col: 0,

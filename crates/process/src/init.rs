@@ -114,7 +114,7 @@ fn setup_rootfs(
     in_userns: bool,
 ) -> Result<(), String> {
     let spec = args.spec;
-    let linux = spec.linux.clone().unwrap_or_default();
+    let linux = spec.linux_or_default();
     if !plan.creates(NamespaceType::Mount) {
         return Err(
             "linux.namespaces: husk needs a new mount namespace to set up the rootfs".into(),

@@ -61,11 +61,11 @@ pub enum LaunchError {
 /// Runs the chain up to "ready, waiting for start" and returns the init's
 /// host pid. On error every process it started is gone.
 pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchError> {
-    let linux = args.spec.linux.clone().unwrap_or_default();
+    let linux = args.spec.linux_or_default();
     let plan = Plan::new(&linux.namespaces).map_err(LaunchError::Runtime)?;
     crate::chain::run_chain(
         |ch| intermediate(args, &plan, ch),
-        |ch, child, init_pid| drive(&linux, parent, ch, child, init_pid),
+        |ch, child, init_pid| drive(linux, parent, ch, child, init_pid),
     )
 }
 

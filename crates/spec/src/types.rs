@@ -30,6 +30,17 @@ pub struct Spec {
     pub linux: Option<Linux>,
 }
 
+impl Spec {
+    /// The `linux` section, or an empty one: borrowed, so the create path
+    /// does not copy the whole section to read it.
+    pub fn linux_or_default(&self) -> &Linux {
+        static EMPTY: std::sync::OnceLock<Linux> = std::sync::OnceLock::new();
+        self.linux
+            .as_ref()
+            .unwrap_or_else(|| EMPTY.get_or_init(Linux::default))
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Root {
