@@ -96,7 +96,7 @@ p_detach_exec_stop() {
 p_pause_unpause() {
     local c=$N-pause
     pm rm -f -t 0 "$c" >/dev/null 2>&1 || true
-    pm run -d --name "$c" "$IMG" sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n; sleep 0.1; done'
+    pm run -d --name "$c" "$IMG" sh -c 'i=0; while :; do i=$((i+1)); echo $i > /tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.1; done'
     capture out rc pm pause "$c"
     expect_eq "pause" 0 "$rc"
     capture out rc pm inspect -f '{{.State.Status}}' "$c"
