@@ -160,7 +160,7 @@ task_pid() { cctr tasks ls | awk -v id="$1" '$1==id{print $2}'; }
 c_exec_ps_pause_kill_delete() {
     local c=$CN-life pid
     ctr_forget "$c"
-    crun_ -d "$CIMG" "$c" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/n; sleep 0.1; done'
+    crun_ -d "$CIMG" "$c" sh -c 'i=0; while :; do i=$((i+1)); echo $i >/tmp/n.t; mv /tmp/n.t /tmp/n; sleep 0.1; done'
     wait_for 10 sh -c "ctr --address $CD_SOCK tasks ls | grep -q '^$c .*RUNNING'"
     pid=$(task_pid "$c")
     capture out rc cctr tasks exec --exec-id e1 "$c" sh -c 'echo in-exec; exit 6'
