@@ -147,8 +147,7 @@ p_cap_drop_all() {
 }
 
 p_seccomp() {
-    # A profile that allows everything but mkdir/mkdirat (EPERM). husk does
-    # not implement seccomp yet: expected to fail for husk.
+    # A profile that allows everything but mkdir/mkdirat (EPERM).
     local prof=$E2E_TMP/seccomp-deny-mkdir.json
     cat >"$prof" <<'J'
 {"defaultAction":"SCMP_ACT_ALLOW","architectures":["SCMP_ARCH_X86_64","SCMP_ARCH_X86","SCMP_ARCH_X32"],
@@ -158,6 +157,15 @@ J
     expect_match "seccomp mode filter" 'Seccomp:[[:space:]]+2' "$out"
     expect_nomatch "mkdir denied" 'mkdir-worked' "$out"
     expect_match "mkdir denied EPERM" 'Operation not permitted' "$out"
+}
+
+p_seccomp_default() {
+    # podman sends its default profile (containers-common) with every
+    # container unless told seccomp=unconfined.
+    capture out rc pm run --rm "$IMG" grep Seccomp: /proc/self/status
+    expect_match "default profile: filter mode" 'Seccomp:[[:space:]]+2' "$out"
+    capture out rc pm run --rm --security-opt seccomp=unconfined "$IMG" grep Seccomp: /proc/self/status
+    expect_match "unconfined: no filter" 'Seccomp:[[:space:]]+0' "$out"
 }
 
 p_network_none() {

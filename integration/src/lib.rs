@@ -1293,6 +1293,12 @@ pub fn check_with_runtimetest_using(bundle: &mut Bundle, run_args: &[&str]) {
 /// in an SCM_RIGHTS control message.
 pub fn recv_fd(stream: &UnixStream) -> std::io::Result<OwnedFd> {
     let mut data = [0u8; 256];
+    recv_with_fd(stream, &mut data).map(|(_, fd)| fd)
+}
+
+/// Receives one message into `data` and returns its length and the one
+/// descriptor it carries in an SCM_RIGHTS control message.
+pub fn recv_with_fd(stream: &UnixStream, data: &mut [u8]) -> std::io::Result<(usize, OwnedFd)> {
     let mut iov = libc::iovec {
         iov_base: data.as_mut_ptr().cast(),
         iov_len: data.len(),
@@ -1335,7 +1341,7 @@ pub fn recv_fd(stream: &UnixStream) -> std::io::Result<OwnedFd> {
         return Err(std::io::Error::other("control message truncated"));
     }
     match fds.len() {
-        1 => Ok(fds.pop().unwrap()),
+        1 => Ok((n as usize, fds.pop().unwrap())),
         count => Err(std::io::Error::other(format!(
             "expected exactly one descriptor, got {count} (with data {:?})",
             String::from_utf8_lossy(&data[..(n as usize).min(data.len())])

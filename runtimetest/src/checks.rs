@@ -203,6 +203,21 @@ pub fn run_all(c: &mut Checker, ctx: &Ctx) {
     check_masked_paths(c, ctx);
     check_readonly_paths(c, ctx);
     check_sysctl(c, ctx);
+    check_seccomp(c, ctx);
+}
+
+/// linux.seccomp: a filter is loaded (mode 2) exactly when the config has
+/// one; what it does to single calls is probed with `--syscall`.
+fn check_seccomp(c: &mut Checker, ctx: &Ctx) {
+    let want = if ptr(ctx.cfg, "/linux/seccomp").is_some() {
+        "2"
+    } else {
+        "0"
+    };
+    match ctx.status_field("Seccomp") {
+        Ok(got) => c.expect("seccomp mode", want, got),
+        Err(e) => c.fail("seccomp mode", e),
+    }
 }
 
 // ---------------------------------------------------------------- namespaces

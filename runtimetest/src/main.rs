@@ -25,6 +25,7 @@ mod checks;
 mod mounts;
 mod procfs;
 mod sys;
+mod syscall;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -32,7 +33,7 @@ use std::process::ExitCode;
 
 const DEFAULT_CONFIG: &str = "/runtimetest.json";
 const USAGE: &str =
-    "usage: runtimetest [-v|--verbose] [--exec] [CONFIG]\n       runtimetest --notify MSG";
+    "usage: runtimetest [-v|--verbose] [--exec] [CONFIG]\n       runtimetest --notify MSG\n       runtimetest --syscall NAME [ARG...]";
 
 #[derive(Debug, PartialEq)]
 struct Options {
@@ -91,6 +92,9 @@ fn main() -> ExitCode {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     if args.len() == 2 && args[0] == "--notify" {
         return notify(&args[1]);
+    }
+    if args.first().is_some_and(|a| a == "--syscall") {
+        return syscall::run(&args[1..]);
     }
     let opts = match parse_args(&args) {
         Ok(Some(o)) => o,

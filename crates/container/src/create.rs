@@ -47,6 +47,11 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         ));
     }
     warn_unimplemented(&spec);
+    let seccomp_profile = spec.linux.as_ref().and_then(|l| l.seccomp.clone());
+    let seccomp = seccomp_profile
+        .as_ref()
+        .map(crate::seccomp::compile)
+        .transpose()?;
     let root_path = &spec.root.as_ref().expect("validated").path;
     let rootfs_cfg = bundle.join(root_path);
     let rootfs = std::fs::canonicalize(&rootfs_cfg).map_err(|e| {
@@ -86,6 +91,9 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         state_json: String::new(),
     };
     let lock = lock_dir(&dir, &opts.id)?;
+    if let Some(p) = &seccomp_profile {
+        crate::seccomp::save_profile(&dir, p)?;
+    }
     crate::notify::setup_spec(&mut spec, &dir)?;
     let linux = spec.linux_or_default();
     let cgroup = Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?;
@@ -139,6 +147,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         no_new_keyring: opts.no_new_keyring,
         cgroup_v1,
         cgroup_v2_dir,
+        seccomp: seccomp.as_ref(),
     };
     let own_pid_ns = linux
         .namespaces
@@ -187,12 +196,8 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     Ok(container)
 }
 
-/// Settings husk does not apply yet: said loudly rather than dropped
-/// silently (engines send a seccomp profile with every container).
+/// Settings husk does not apply yet: said rather than dropped silently.
 fn warn_unimplemented(spec: &Spec) {
-    if spec.linux.as_ref().is_some_and(|l| l.seccomp.is_some()) {
-        tracing::warn!("linux.seccomp is not applied: husk does not implement seccomp yet");
-    }
     if let Some(p) = spec.process.as_ref() {
         if p.apparmor_profile.as_deref().is_some_and(|a| !a.is_empty()) {
             tracing::debug!("process.apparmorProfile ignored: AppArmor support is not implemented");
@@ -296,6 +301,12 @@ impl Parent for CreateParent<'_> {
         let state = self.guard.state_json.as_bytes();
         hooks::run_all("prestart", &h.prestart, state).map_err(|e| e.to_string())?;
         hooks::run_all("createRuntime", &h.create_runtime, state).map_err(|e| e.to_string())
+    }
+
+    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String> {
+        let s = self.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
+        let s = s.ok_or("seccomp listener without linux.seccomp")?;
+        crate::seccomp::forward_listener(s, pid, &self.guard.state_json, listener)
     }
 
     fn console(&mut self, master: OwnedFd) -> Result<(), String> {

@@ -15,6 +15,8 @@ pub enum ContainerError {
     Transition { id: String, reason: String },
     #[error(transparent)]
     Cgroup(#[from] husk_cgroups::CgroupError),
+    #[error("config.json: {0}")]
+    Seccomp(#[from] husk_seccomp::SeccompError),
     #[error("{0}")]
     Launch(#[from] husk_process::LaunchError),
     #[error(transparent)]

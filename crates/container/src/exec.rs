@@ -46,15 +46,20 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
             "exec: a detached process with a terminal needs --console-socket".into(),
         ));
     }
+    // The container's filter applies to every process in it, as in runc.
+    let profile = crate::seccomp::load_profile(c)?;
+    let seccomp = profile.as_ref().map(crate::seccomp::compile).transpose()?;
     let args = ExecArgs {
         init_pid: c.state.pid,
         process: &opts.process,
         preserve_fds: opts.preserve_fds,
         extra_env: Vec::new(),
+        seccomp: seccomp.as_ref(),
     };
     let mut parent = Parent {
         c,
         opts,
+        profile: profile.as_ref(),
         relayed: None,
     };
     let pid = exec_into(&args, &mut parent)?;
@@ -70,6 +75,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
 struct Parent<'a> {
     c: &'a Container,
     opts: &'a ExecOptions,
+    profile: Option<&'a husk_spec::Seccomp>,
     relayed: Option<OwnedFd>,
 }
 
@@ -79,6 +85,14 @@ impl ExecParent for Parent<'_> {
             Some(cg) => cg.add_pid(pid).map_err(|e| e.to_string()),
             None => Ok(()),
         }
+    }
+
+    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String> {
+        let s = self
+            .profile
+            .ok_or("seccomp listener without linux.seccomp")?;
+        let state = self.c.oci_state_json(self.c.status());
+        crate::seccomp::forward_listener(s, pid, &state, listener)
     }
 
     fn console(&mut self, master: OwnedFd) -> Result<(), String> {

@@ -11,6 +11,14 @@ pub fn become_subreaper() -> Result<(), String> {
         .map_err(|e| format!("prctl(PR_SET_CHILD_SUBREAPER): {e}"))
 }
 
+/// Blocks the signals `run` and `exec` forward, from before the process
+/// starts: one arriving between start and the wait must be queued for
+/// forwarding, not kill husk with the default action and orphan the
+/// container. Children reset their mask before exec.
+pub fn block_forwarded_signals() {
+    let _ = forwardable_signals().thread_block();
+}
+
 /// Blocks forwardable signals, relays each to `pid`, and returns the exit
 /// code once it exits (128+N for a signal, as a shell reports it).
 pub fn wait_and_forward(pid: i32) -> i32 {

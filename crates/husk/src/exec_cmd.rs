@@ -129,6 +129,7 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     }
     if !a.detach {
         container::become_subreaper().map_err(anyhow::Error::msg)?;
+        container::block_forwarded_signals();
     }
     let opts = ExecOptions {
         process,

@@ -3,6 +3,24 @@
 
 use serde_json::{json, Value};
 
+fn sorted(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+fn seccomp() -> Value {
+    let known: Vec<&str> = husk_seccomp::KNOWN_FLAGS.iter().map(|(n, _)| *n).collect();
+    json!({
+        "enabled": true,
+        "actions": sorted(&husk_seccomp::KNOWN_ACTIONS),
+        "operators": sorted(&husk_seccomp::KNOWN_OPERATORS),
+        "archs": sorted(&husk_seccomp::KNOWN_ARCHES),
+        "knownFlags": known,
+        "supportedFlags": husk_seccomp::supported_flags(),
+    })
+}
+
 pub fn features() -> Value {
     let caps: Vec<String> = caps::all()
         .into_iter()
@@ -19,7 +37,7 @@ pub fn features() -> Value {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
             "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": true},
-            "seccomp": {"enabled": false},
+            "seccomp": seccomp(),
             "apparmor": {"enabled": false},
             "selinux": {"enabled": false},
             "intelRdt": {"enabled": false},

@@ -347,6 +347,9 @@ fn run(cli: &Cli, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     // In the foreground without a console socket, husk relays the terminal.
     opts.relay_console = !detach && opts.console_socket.is_none();
     let mut c = container::create(&opts)?;
+    if !detach {
+        container::block_forwarded_signals();
+    }
     if let Err(e) = container::start(&mut c) {
         drop(c);
         let _ = container::delete(&opts.root, &opts.id, true);

@@ -20,6 +20,8 @@ pub struct ExecArgs<'a> {
     /// Extra fds (3..3+N) passed to the process.
     pub preserve_fds: u32,
     pub extra_env: Vec<String>,
+    /// linux.seccomp, compiled by the caller.
+    pub seccomp: Option<&'a husk_seccomp::Program>,
 }
 
 /// What the caller does while the process is being made.
@@ -28,6 +30,8 @@ pub trait ExecParent {
     fn intermediate_started(&mut self, pid: i32) -> Result<(), String>;
     /// The pty master, for --console-socket.
     fn console(&mut self, master: OwnedFd) -> Result<(), String>;
+    /// The seccomp NOTIFY listener of process `pid`, for listenerPath.
+    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String>;
 }
 
 /// The namespaces of `pid` that differ from ours, opened before anything
@@ -75,6 +79,12 @@ fn drive(
             Ok((Msg::InitPid(p), _)) => *pid = Some(p),
             Ok((Msg::Console, Some(fd))) => {
                 parent.console(fd).map_err(rt)?;
+                ch.send(&Msg::Proceed)
+                    .map_err(|e| LaunchError::Container(format!("exec: {e}")))?;
+            }
+            Ok((Msg::SeccompListener, Some(fd))) => {
+                let p = pid.ok_or_else(|| rt("seccomp listener before the pid".into()))?;
+                parent.seccomp_listener(p, fd).map_err(rt)?;
                 ch.send(&Msg::Proceed)
                     .map_err(|e| LaunchError::Container(format!("exec: {e}")))?;
             }
@@ -143,10 +153,6 @@ fn process(args: &ExecArgs, ch: &Channel) -> Result<std::convert::Infallible, St
     }
     identity::enter_cwd(p, false)?;
     let (program, env) = identity::program_and_env(p, &args.extra_env)?;
-    Err(identity::drop_privileges_and_exec(
-        p,
-        &program,
-        &env,
-        args.preserve_fds,
-    ))
+    identity::drop_privileges(p, args.seccomp, ch)?;
+    Err(identity::exec_program(p, &program, &env, args.preserve_fds))
 }

@@ -2,9 +2,11 @@
 //! the working directory, the environment and program, then the drop to
 //! process.json's identity in the order the kernel allows.
 
+use crate::sync::{Channel, Msg};
 use crate::{caps, exec, sys, user};
 use husk_spec::Process;
-use std::path::PathBuf;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
 
 /// chdir to process.cwd and check it did not lead out of the root: a cwd
 /// like /proc/self/fd/N can go through an inherited host fd (the
@@ -46,41 +48,59 @@ pub fn program_and_env(
     Ok((program, env))
 }
 
-/// Bounding set (needs CAP_SETPCAP, so first), user and groups with the
-/// capabilities kept across the uid change, the capability sets, no_new_privs,
-/// default signal dispositions, and every fd above 3+N close-on-exec; then
-/// exec. Returns only on failure.
-pub fn drop_privileges_and_exec(
+/// The drop to process.json's identity, in the order the kernel allows:
+/// bounding set (needs CAP_SETPCAP, so first), user and groups with the
+/// capabilities kept across the uid change, the capability sets,
+/// no_new_privs. Seccomp goes in as runc puts it: without noNewPrivileges
+/// loading needs CAP_SYS_ADMIN, so before anything is dropped; with it, as
+/// late as possible. A NOTIFY listener is handed to the caller over `ch`
+/// (it forwards it to listenerPath) before anything else is done.
+pub fn drop_privileges(
     p: &Process,
-    program: &std::path::Path,
-    env: &[String],
-    preserve_fds: u32,
-) -> String {
-    let run = || -> Result<std::convert::Infallible, String> {
-        // No capabilities object, or lists left out, mean none: runc's
-        // reading, and the only safe one (podman's --cap-drop ALL sends {}).
-        let c = p.capabilities.clone().unwrap_or_default();
-        caps::drop_bounding(&c)?;
-        sys::set_keepcaps(true)?;
-        user::switch(&p.user, user::setgroups_allowed())?;
-        sys::set_keepcaps(false)?;
-        caps::apply(&c)?;
-        if p.no_new_privileges {
-            sys::set_no_new_privs()?;
+    seccomp: Option<&husk_seccomp::Program>,
+    ch: &Channel,
+) -> Result<(), String> {
+    let load_seccomp = || -> Result<(), String> {
+        let Some(prog) = seccomp else { return Ok(()) };
+        if let Some(listener) = husk_seccomp::load(prog)? {
+            ch.send_with_fd(&Msg::SeccompListener, Some(listener.as_raw_fd()))
+                .map_err(|e| format!("linux.seccomp: hand over the listener: {e}"))?;
+            drop(listener);
+            ch.expect_proceed()?;
         }
-        sys::reset_signals();
-        sys::cloexec_from(3 + preserve_fds)?;
-        // The preserved fds must survive exec whatever their flags were.
-        for fd in 3..3 + preserve_fds as i32 {
-            let _ = nix::fcntl::fcntl(
-                fd,
-                nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
-            );
-        }
-        Err(exec::exec(program, &p.args, env))
+        Ok(())
     };
-    match run() {
-        Ok(never) => match never {},
-        Err(e) => e,
+    if !p.no_new_privileges {
+        load_seccomp()?;
     }
+    // No capabilities object, or lists left out, mean none: runc's
+    // reading, and the only safe one (podman's --cap-drop ALL sends {}).
+    let c = p.capabilities.clone().unwrap_or_default();
+    caps::drop_bounding(&c)?;
+    sys::set_keepcaps(true)?;
+    user::switch(&p.user, user::setgroups_allowed())?;
+    sys::set_keepcaps(false)?;
+    caps::apply(&c)?;
+    if p.no_new_privileges {
+        sys::set_no_new_privs()?;
+        load_seccomp()?;
+    }
+    Ok(())
+}
+
+/// Default signal dispositions, every fd above 3+N close-on-exec, then
+/// exec. Returns only on failure.
+pub fn exec_program(p: &Process, program: &Path, env: &[String], preserve_fds: u32) -> String {
+    sys::reset_signals();
+    if let Err(e) = sys::cloexec_from(3 + preserve_fds) {
+        return e;
+    }
+    // The preserved fds must survive exec whatever their flags were.
+    for fd in 3..3 + preserve_fds as i32 {
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::empty()),
+        );
+    }
+    exec::exec(program, &p.args, env)
 }

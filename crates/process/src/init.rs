@@ -87,6 +87,9 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
 
     identity::enter_cwd(process, true)?;
     let (program, env) = identity::program_and_env(process, &args.extra_env)?;
+    // Dropped before `create` returns, as runc does: errors are create's,
+    // and startContainer hooks run with the container's identity.
+    identity::drop_privileges(process, args.seccomp, ch)?;
 
     ch.send(&Msg::Ready).map_err(|e| e.to_string())?;
 
@@ -196,8 +199,7 @@ fn wait_for_start(listener: &UnixListener) -> Result<UnixStream, String> {
     }
 }
 
-/// After `start`: startContainer hooks, then the privilege drop in the
-/// order the kernel allows, then exec.
+/// After `start`: startContainer hooks, then exec.
 fn finish(
     args: &InitArgs,
     spec: &Spec,
@@ -211,7 +213,7 @@ fn finish(
         hooks::run_all("startContainer", &h.start_container, running.as_bytes())
             .map_err(|e| e.to_string())?;
     }
-    Err(identity::drop_privileges_and_exec(
+    Err(identity::exec_program(
         process,
         program,
         env,

@@ -28,6 +28,8 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     pub cgroup_v1: Vec<CgroupBind>,
     pub cgroup_v2_dir: Option<PathBuf>,
+    /// linux.seccomp, compiled by the caller before anything is forked.
+    pub seccomp: Option<&'a husk_seccomp::Program>,
 }
 
 /// What the caller does at each step of the chain.
@@ -46,6 +48,8 @@ pub trait Parent {
     fn create_hooks(&mut self) -> Result<(), String>;
     /// The terminal's master side, for --console-socket.
     fn console(&mut self, master: OwnedFd) -> Result<(), String>;
+    /// The seccomp NOTIFY listener, for listenerPath.
+    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -100,6 +104,12 @@ fn drive(
             Msg::Console => {
                 let fd = fd.ok_or_else(|| rt("console message without a descriptor".into()))?;
                 parent.console(fd).map_err(rt)?;
+                send(ch, &Msg::Proceed)?;
+            }
+            Msg::SeccompListener => {
+                let fd = fd.ok_or_else(|| rt("seccomp listener without a descriptor".into()))?;
+                let pid = init_pid.ok_or_else(|| rt("seccomp listener before the pid".into()))?;
+                parent.seccomp_listener(pid, fd).map_err(rt)?;
                 send(ch, &Msg::Proceed)?;
             }
             Msg::Ready => {

@@ -24,6 +24,9 @@ pub enum Msg {
     RunCreateHooks,
     /// Init → parent: here is the pty master (fd attached).
     Console,
+    /// Container side → parent: the seccomp NOTIFY listener (fd attached),
+    /// for listenerPath.
+    SeccompListener,
     /// Init → parent: everything is set up; waiting for `start`.
     Ready,
     /// Any → other side: failed; the text is the one-line reason.
