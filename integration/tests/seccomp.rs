@@ -422,3 +422,50 @@ fn answer_one(fd: &OwnedFd, val: i64) -> Result<Value, String> {
     }
     Ok(json!({"nr": req.data.nr, "pid": req.pid}))
 }
+
+/// Compiled filters are cached under --root; an entry is used only for
+/// the very profile it was compiled from: a foreign or damaged entry in
+/// its place is a miss, never the wrong filter.
+#[test]
+fn the_filter_cache_never_serves_another_profile() {
+    if skip_under_runc("the_filter_cache_never_serves_another_profile", "husk's cache") {
+        return;
+    }
+    let mut b = Bundle::new("seccomp-cache", &["true"]);
+    let cache = b.runtime().root().join(".cache:seccomp");
+    let profile_a = allow_but(json!([
+        {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 42},
+    ]));
+    let profile_b = allow_but(json!([
+        {"names": ["getpgid"], "action": "SCMP_ACT_ERRNO", "errnoRet": 43},
+    ]));
+    let entries = || -> Vec<std::path::PathBuf> {
+        let mut v: Vec<_> = std::fs::read_dir(&cache)
+            .map(|d| d.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        v.sort();
+        v
+    };
+    b.config_mut()["linux"]["seccomp"] = profile_a;
+    let Some(r) = probe(&mut b, &["getpgid", "0"]) else {
+        return;
+    };
+    assert_eq!(r, (-1, 42));
+    let after_a = entries();
+    assert_eq!(after_a.len(), 1, "one cached program: {after_a:?}");
+    // A hit gives the same result.
+    assert_eq!(probe(&mut b, &["getpgid", "0"]).unwrap(), (-1, 42));
+
+    b.config_mut()["linux"]["seccomp"] = profile_b;
+    assert_eq!(probe(&mut b, &["getpgid", "0"]).unwrap(), (-1, 43));
+    let after_b = entries();
+    assert_eq!(after_b.len(), 2, "{after_b:?}");
+    let b_entry = after_b.iter().find(|p| !after_a.contains(p)).unwrap().clone();
+    // A's program under B's name: B still gets its own filter.
+    std::fs::copy(&after_a[0], &b_entry).unwrap();
+    assert_eq!(probe(&mut b, &["getpgid", "0"]).unwrap(), (-1, 43));
+    // Garbage under B's name: recompiled, still B's filter.
+    std::fs::write(&b_entry, b"huskbpf1\xff\xff\xff\xffjunk").unwrap();
+    assert_eq!(probe(&mut b, &["getpgid", "0"]).unwrap(), (-1, 43));
+    assert_no_leftovers(&b, b.id());
+}

@@ -50,7 +50,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     let seccomp_profile = spec.linux.as_ref().and_then(|l| l.seccomp.clone());
     let seccomp = seccomp_profile
         .as_ref()
-        .map(crate::seccomp::compile)
+        .map(|p| crate::seccomp::compile(&opts.root, p))
         .transpose()?;
     let root_path = &spec.root.as_ref().expect("validated").path;
     let rootfs_cfg = bundle.join(root_path);

@@ -48,7 +48,11 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
     }
     // The container's filter applies to every process in it, as in runc.
     let profile = crate::seccomp::load_profile(c)?;
-    let seccomp = profile.as_ref().map(crate::seccomp::compile).transpose()?;
+    let root = c.dir.parent().unwrap_or(&c.dir);
+    let seccomp = profile
+        .as_ref()
+        .map(|p| crate::seccomp::compile(root, p))
+        .transpose()?;
     let args = ExecArgs {
         init_pid: c.state.pid,
         process: &opts.process,
