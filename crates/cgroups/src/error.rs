@@ -49,6 +49,20 @@ pub enum CgroupError {
     },
 }
 
+impl CgroupError {
+    /// The kernel refused us a cgroup directory or file: what an
+    /// unprivileged user meets outside a delegated subtree.
+    pub fn is_permission_denied(&self) -> bool {
+        match self {
+            CgroupError::Create { err, .. } | CgroupError::Write { err, .. } => matches!(
+                err.raw_os_error(),
+                Some(libc::EACCES) | Some(libc::EPERM) | Some(libc::EROFS)
+            ),
+            _ => false,
+        }
+    }
+}
+
 /// `io::Error`'s own Display appends "(os error N)", which is noise here.
 fn reason(err: &io::Error) -> String {
     match err.raw_os_error() {

@@ -119,10 +119,16 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     // Whatever create() made is recorded in `cgroup`, also on failure paths
     // it did not undo itself.
     guard.cgroup = Some(cgroup.clone());
-    created?;
+    let cgroup = match created {
+        Ok(()) => Some(cgroup),
+        Err(e) => {
+            crate::rootless::tolerate_cgroup_error(e, linux.resources.as_ref())?;
+            None
+        }
+    };
     // Recorded with the init's pid at the next save; until then the state
     // saved above (the planned directories) is what a crash cleanup needs.
-    container.state.cgroup = Some(cgroup.clone());
+    container.state.cgroup = cgroup.clone();
     guard.poststop = spec.hooks.as_ref().map(|h| h.poststop.clone());
 
     let sock = container.short_path(START_SOCKET);
@@ -130,7 +136,10 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         .map_err(|e| ContainerError::io("bind", dir.join(START_SOCKET), e))?;
 
     let (preserve_fds, extra_env) = preserved_fds(opts.preserve_fds);
-    let (v1, cgroup_v2_dir) = cgroup.mount_sources();
+    let (v1, cgroup_v2_dir) = cgroup
+        .as_ref()
+        .map(|c| c.mount_sources())
+        .unwrap_or_default();
     let cgroup_v1 = v1
         .into_iter()
         .map(|(name, host_dir)| husk_rootfs::CgroupBind { name, host_dir })
@@ -162,14 +171,14 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         own_pid_ns,
         own_cgroupns,
         spec: &spec,
-        cgroup: &cgroup,
+        cgroup: cgroup.as_ref(),
         console_socket: opts.console_socket.as_deref(),
         relayed: None,
         guard: &mut guard,
     };
     tracing::debug!("{}: launching the init", opts.id);
     if let Err(e) = launch(&args, &mut parent) {
-        if cgroup.oom_kills() > 0 {
+        if cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0) {
             let limit = linux
                 .resources
                 .as_ref()
@@ -260,7 +269,8 @@ struct CreateParent<'a> {
     own_pid_ns: bool,
     own_cgroupns: bool,
     spec: &'a Spec,
-    cgroup: &'a Cgroup,
+    /// None for an unprivileged user without a cgroup of its own.
+    cgroup: Option<&'a Cgroup>,
     console_socket: Option<&'a Path>,
     relayed: Option<OwnedFd>,
     guard: &'a mut Guard,
@@ -269,8 +279,8 @@ struct CreateParent<'a> {
 impl Parent for CreateParent<'_> {
     fn init_started(&mut self, pid: i32) -> Result<String, String> {
         self.guard.init_pid = Some(pid);
-        if self.own_cgroupns {
-            self.cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+        if let Some(cg) = self.cgroup.filter(|_| self.own_cgroupns) {
+            cg.add_pid(pid).map_err(|e| e.to_string())?;
         }
         let (start, _) = husk_process::process_start_time(pid)
             .ok_or_else(|| format!("container init {pid} exited during create"))?;
@@ -287,8 +297,8 @@ impl Parent for CreateParent<'_> {
     }
 
     fn init_ready(&mut self, pid: i32) -> Result<(), String> {
-        if !self.own_cgroupns {
-            self.cgroup.add_pid(pid).map_err(|e| e.to_string())?;
+        if let Some(cg) = self.cgroup.filter(|_| !self.own_cgroupns) {
+            cg.add_pid(pid).map_err(|e| e.to_string())?;
         }
         Ok(())
     }

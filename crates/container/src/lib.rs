@@ -11,6 +11,7 @@ mod id;
 mod kill;
 mod notify;
 mod relay;
+mod rootless;
 mod run;
 mod seccomp;
 mod signal;

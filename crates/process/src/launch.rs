@@ -138,6 +138,9 @@ fn map_text(m: &[IdMapping]) -> String {
 /// Written from outside, as the kernel requires a process with privilege
 /// over the parent namespace for multi-range maps.
 fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), String> {
+    if !nix::unistd::geteuid().is_root() {
+        return crate::idmap::write_as_user(pid, uid, gid);
+    }
     let write = |file: &str, text: String, field: &str| {
         if text.is_empty() {
             return Ok(());
@@ -152,13 +155,17 @@ fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), S
 /// Joins the configured namespaces, creates the user namespace and waits
 /// for its maps, creates the rest, then forks the init.
 fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String> {
-    crate::sys::set_dumpable(false)?;
+    // An unprivileged parent can open our uid_map only while we are
+    // dumpable; it is the same user, who could ptrace us anyway.
+    let user_writes_maps = plan.creates(NamespaceType::User) && !nix::unistd::geteuid().is_root();
+    crate::sys::set_dumpable(user_writes_maps)?;
     ch.expect_proceed()?;
     plan.join_all()?;
     if plan.creates(NamespaceType::User) {
         Plan::unshare(&[NamespaceType::User])?;
         ch.send(&Msg::MapIds).map_err(|e| e.to_string())?;
         ch.expect_proceed()?;
+        crate::sys::set_dumpable(false)?;
         // Become the namespace's root so that what follows is privileged in it.
         let root_u = nix::unistd::Uid::from_raw(0);
         let root_g = nix::unistd::Gid::from_raw(0);

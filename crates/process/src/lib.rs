@@ -14,6 +14,7 @@ mod exec;
 mod exec_into;
 pub mod hooks;
 mod identity;
+mod idmap;
 mod init;
 mod launch;
 mod namespaces;

@@ -386,7 +386,25 @@ fn mount_cgroup(
             )
             .map_err(|e| err(e, "remount", target))
         }
-        _ => mount(Some("cgroup2"), target, Some("cgroup2"), f, None::<&str>)
-            .map_err(|e| err(e, "mount cgroup2 on", target)),
+        (new_ns, dir) => match mount(Some("cgroup2"), target, Some("cgroup2"), f, None::<&str>) {
+            // A container without a cgroup of its own (rootless) in a user
+            // namespace but no cgroup namespace may not mount cgroupfs;
+            // it sees the host's tree, read-only if asked, as with runc.
+            Err(nix::errno::Errno::EPERM) if !new_ns && dir.is_none() => {
+                let host = Path::new("/sys/fs/cgroup");
+                mount(
+                    Some(host),
+                    target,
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .map_err(|e| err(e, "bind the host's cgroups onto", target))?;
+                let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | f | current_flags(target);
+                mount(None::<&str>, target, None::<&str>, f, None::<&str>)
+                    .map_err(|e| err(e, "remount", target))
+            }
+            r => r.map_err(|e| err(e, "mount cgroup2 on", target)),
+        },
     }
 }
