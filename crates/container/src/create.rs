@@ -46,6 +46,8 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             "--console-socket was given but process.terminal is false".into(),
         ));
     }
+    husk_process::check_host(process)
+        .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
     warn_unimplemented(&spec);
     let root_path = &spec.root.as_ref().expect("validated").path;
     let rootfs_cfg = bundle.join(root_path);
@@ -193,16 +195,6 @@ fn warn_unimplemented(spec: &Spec) {
     if spec.linux.as_ref().is_some_and(|l| l.seccomp.is_some()) {
         tracing::warn!("linux.seccomp is not applied: husk does not implement seccomp yet");
     }
-    if let Some(p) = spec.process.as_ref() {
-        if p.apparmor_profile.as_deref().is_some_and(|a| !a.is_empty()) {
-            tracing::debug!("process.apparmorProfile ignored: AppArmor support is not implemented");
-        }
-        if p.selinux_label.as_deref().is_some_and(|a| !a.is_empty()) {
-            tracing::warn!(
-                "process.selinuxLabel is not applied: SELinux support is not implemented"
-            );
-        }
-    }
 }
 
 fn io_text(e: &std::io::Error) -> String {
@@ -264,6 +256,7 @@ struct CreateParent<'a> {
 impl Parent for CreateParent<'_> {
     fn init_started(&mut self, pid: i32) -> Result<String, String> {
         self.guard.init_pid = Some(pid);
+        husk_process::after_init_exists(&self.container.state.id, pid, self.spec)?;
         if self.own_cgroupns {
             self.cgroup.add_pid(pid).map_err(|e| e.to_string())?;
         }

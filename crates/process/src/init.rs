@@ -211,6 +211,7 @@ fn finish(
         hooks::run_all("startContainer", &h.start_container, running.as_bytes())
             .map_err(|e| e.to_string())?;
     }
+    crate::linux_attrs::before_init_exec(spec, process)?;
     Err(identity::drop_privileges_and_exec(
         process,
         program,
