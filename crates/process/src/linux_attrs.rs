@@ -15,7 +15,11 @@ pub fn check_host(p: &Process) -> Result<(), String> {
 /// Host side, for `exec`, before anything is made: process.json's fields
 /// (it is not validated with a config) and the host's LSMs.
 pub fn check_exec(p: &Process) -> Result<(), String> {
-    husk_spec::validate_process_fields(p).map_err(|e| e.to_string())?;
+    husk_spec::validate_process_fields(p).map_err(|e| match e {
+        // The process may come from process.json, not config.json.
+        husk_spec::SpecError::Invalid { field, reason } => format!("{field}: {reason}"),
+        other => other.to_string(),
+    })?;
     lsm::check(p)
 }
 
