@@ -128,7 +128,7 @@ fn bounding_caps(b: &Bundle) -> Vec<String> {
 fn containers_common_default_profile() {
     let mut b = Bundle::new("seccomp-default", &["true"]);
     let Some(profile) = containers_default_profile(&bounding_caps(&b)) else {
-        eprintln!("SKIP: {CONTAINERS_PROFILE} not installed (apt-get install containers-common)");
+        eprintln!("SKIP: {CONTAINERS_PROFILE} not installed (apt-get install golang-github-containers-common)");
         return;
     };
     b.config_mut()["linux"]["seccomp"] = profile;
@@ -428,7 +428,10 @@ fn answer_one(fd: &OwnedFd, val: i64) -> Result<Value, String> {
 /// its place is a miss, never the wrong filter.
 #[test]
 fn the_filter_cache_never_serves_another_profile() {
-    if skip_under_runc("the_filter_cache_never_serves_another_profile", "husk's cache") {
+    if skip_under_runc(
+        "the_filter_cache_never_serves_another_profile",
+        "husk's cache",
+    ) {
         return;
     }
     let mut b = Bundle::new("seccomp-cache", &["true"]);
@@ -460,7 +463,11 @@ fn the_filter_cache_never_serves_another_profile() {
     assert_eq!(probe(&mut b, &["getpgid", "0"]).unwrap(), (-1, 43));
     let after_b = entries();
     assert_eq!(after_b.len(), 2, "{after_b:?}");
-    let b_entry = after_b.iter().find(|p| !after_a.contains(p)).unwrap().clone();
+    let b_entry = after_b
+        .iter()
+        .find(|p| !after_a.contains(p))
+        .unwrap()
+        .clone();
     // A's program under B's name: B still gets its own filter.
     std::fs::copy(&after_a[0], &b_entry).unwrap();
     assert_eq!(probe(&mut b, &["getpgid", "0"]).unwrap(), (-1, 43));

@@ -2,8 +2,10 @@
 //! runtime applied the OCI config: namespaces, hostname, process (args, env,
 //! cwd, user, umask, rlimits, capabilities, noNewPrivileges, oomScoreAdj,
 //! terminal), read-only root, mounts, devices, masked and read-only paths,
-//! and sysctls. Only what the config states, and only what can be known from
-//! inside the container, is asserted.
+//! sysctls, and the scheduler, I/O priority, exec CPU affinity, personality,
+//! memory policy, network devices, Intel RDT group and LSM labels. Only what
+//! the config states, and only what can be known from inside the container,
+//! is asserted.
 //!
 //! Usage: `runtimetest [-v] [--exec] [CONFIG]`. CONFIG defaults to
 //! `/runtimetest.json` (the harness copies the bundle's config.json there).
@@ -22,6 +24,7 @@
 
 mod caps;
 mod checks;
+mod linux_attrs;
 mod mounts;
 mod procfs;
 mod sys;
@@ -129,6 +132,7 @@ fn main() -> ExitCode {
     let ctx = checks::Ctx::read(&cfg, opts.exec);
     let mut c = checks::Checker::new(opts.verbose);
     checks::run_all(&mut c, &ctx);
+    linux_attrs::run_all(&mut c, &ctx);
 
     if c.failed == 0 {
         println!("runtimetest: all checks passed");

@@ -46,7 +46,8 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             "--console-socket was given but process.terminal is false".into(),
         ));
     }
-    warn_unimplemented(&spec);
+    husk_process::check_host(process)
+        .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
     let seccomp_profile = spec.linux.as_ref().and_then(|l| l.seccomp.clone());
     let seccomp = seccomp_profile
         .as_ref()
@@ -144,6 +145,15 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         .into_iter()
         .map(|(name, host_dir)| husk_rootfs::CgroupBind { name, host_dir })
         .collect();
+    // Made here, on the host side, with the privilege the kernel asks for;
+    // the init only attaches them.
+    let idmapped = husk_rootfs::prepare_idmapped(
+        &spec.mounts,
+        &bundle,
+        &linux.uid_mappings,
+        &linux.gid_mappings,
+    )
+    .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
     let args = InitArgs {
         id: &opts.id,
         spec: &spec,
@@ -156,6 +166,10 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         no_new_keyring: opts.no_new_keyring,
         cgroup_v1,
         cgroup_v2_dir,
+        idmapped_mounts: idmapped
+            .iter()
+            .map(|(i, fd)| (*i, fd.as_raw_fd()))
+            .collect(),
         seccomp: seccomp.as_ref(),
     };
     let own_pid_ns = linux
@@ -203,20 +217,6 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     guard.disarm();
     container.console = relayed;
     Ok(container)
-}
-
-/// Settings husk does not apply yet: said rather than dropped silently.
-fn warn_unimplemented(spec: &Spec) {
-    if let Some(p) = spec.process.as_ref() {
-        if p.apparmor_profile.as_deref().is_some_and(|a| !a.is_empty()) {
-            tracing::debug!("process.apparmorProfile ignored: AppArmor support is not implemented");
-        }
-        if p.selinux_label.as_deref().is_some_and(|a| !a.is_empty()) {
-            tracing::warn!(
-                "process.selinuxLabel is not applied: SELinux support is not implemented"
-            );
-        }
-    }
 }
 
 fn io_text(e: &std::io::Error) -> String {
@@ -279,6 +279,7 @@ struct CreateParent<'a> {
 impl Parent for CreateParent<'_> {
     fn init_started(&mut self, pid: i32) -> Result<String, String> {
         self.guard.init_pid = Some(pid);
+        husk_process::after_init_exists(&self.container.state.id, pid, self.spec)?;
         if let Some(cg) = self.cgroup.filter(|_| self.own_cgroupns) {
             cg.add_pid(pid).map_err(|e| e.to_string())?;
         }

@@ -120,13 +120,6 @@ pub fn build_process(a: &ExecArgs, bundle: &Path) -> Result<Process> {
 pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     let c = container::load_for_read(root, &a.id)?;
     let process = build_process(a, &c.state.bundle)?;
-    if process
-        .selinux_label
-        .as_deref()
-        .is_some_and(|l| !l.is_empty())
-    {
-        bail!("--process-label: SELinux is not supported by husk yet");
-    }
     if !a.detach {
         container::become_subreaper().map_err(anyhow::Error::msg)?;
         container::block_forwarded_signals();

@@ -57,10 +57,14 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(NamespaceType, File)>, String> {
 /// reason it could not).
 pub fn exec_into(args: &ExecArgs, parent: &mut dyn ExecParent) -> Result<i32, LaunchError> {
     let rt = LaunchError::Runtime;
+    crate::linux_attrs::check_exec(args.process).map_err(LaunchError::Container)?;
     let namespaces = namespaces_to_join(args.init_pid).map_err(rt)?;
     crate::chain::run_chain(
         |ch| intermediate(args, &namespaces, ch),
-        |ch, child, pid| drive(parent, ch, child, pid),
+        |ch, child, pid| {
+            crate::linux_attrs::exec_started(child.as_raw(), args.process).map_err(rt)?;
+            drive(parent, ch, child, pid)
+        },
     )
 }
 
@@ -153,6 +157,7 @@ fn process(args: &ExecArgs, ch: &Channel) -> Result<std::convert::Infallible, St
     }
     identity::enter_cwd(p, false)?;
     let (program, env) = identity::program_and_env(p, &args.extra_env)?;
+    crate::linux_attrs::before_exec(p)?;
     identity::drop_privileges(p, args.seccomp, ch)?;
     Err(identity::exec_program(p, &program, &env, args.preserve_fds))
 }

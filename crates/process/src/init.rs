@@ -89,6 +89,10 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     let (program, env) = identity::program_and_env(process, &args.extra_env)?;
     // Dropped before `create` returns, as runc does: errors are create's,
     // and startContainer hooks run with the container's identity.
+    // Scheduler, I/O priority, personality, memory policy, LSM label: while
+    // the capabilities they may need are still held, and before the
+    // seccomp filter (which may restrict personality()).
+    crate::linux_attrs::before_init_exec(spec, process)?;
     identity::drop_privileges(process, args.seccomp, ch)?;
 
     ch.send(&Msg::Ready).map_err(|e| e.to_string())?;
@@ -132,6 +136,7 @@ fn setup_rootfs(
         cgroup_v1: &args.cgroup_v1,
         cgroup_v2_dir: args.cgroup_v2_dir.as_deref(),
         new_cgroupns: plan.creates(NamespaceType::Cgroup),
+        idmapped: &args.idmapped_mounts,
     };
     rootfs::mount_all(&ctx, &spec.mounts).map_err(e)?;
     let binds_dev = spec.mounts.iter().any(|m| {

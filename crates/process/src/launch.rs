@@ -28,6 +28,8 @@ pub struct InitArgs<'a> {
     pub no_new_keyring: bool,
     pub cgroup_v1: Vec<CgroupBind>,
     pub cgroup_v2_dir: Option<PathBuf>,
+    /// Idmapped mount trees made by the caller, by mount index.
+    pub idmapped_mounts: Vec<(usize, RawFd)>,
     /// linux.seccomp, compiled by the caller before anything is forked.
     pub seccomp: Option<&'a husk_seccomp::Program>,
 }

@@ -8,6 +8,7 @@
 //! user's program. There is no re-exec of the husk binary: every step runs
 //! in forked copies of the caller, which is single-threaded.
 
+mod affinity;
 mod caps;
 mod chain;
 mod exec;
@@ -16,10 +17,17 @@ pub mod hooks;
 mod identity;
 mod idmap;
 mod init;
+mod intelrdt;
 mod launch;
+mod linux_attrs;
+mod lsm;
+mod mempolicy;
 mod namespaces;
+mod netdev;
+mod personality;
 mod pty;
 mod rlimits;
+mod sched;
 mod sync;
 mod sys;
 mod user;
@@ -27,5 +35,6 @@ mod user;
 pub use exec::find_executable;
 pub use exec_into::{exec_into, ExecArgs, ExecParent};
 pub use launch::{launch, InitArgs, LaunchError, Parent};
+pub use linux_attrs::{after_init_exists, check_host};
 pub use rlimits::known as rlimit_known;
 pub use sys::{pidfd_open, process_start_time, wait_pidfd};

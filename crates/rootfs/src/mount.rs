@@ -7,7 +7,7 @@ use husk_spec::Mount;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, MsFlags};
 use nix::sys::stat::Mode;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// A host cgroup directory to show at `<cgroup mount>/<name>` (cgroup v1).
@@ -29,6 +29,9 @@ pub struct MountContext<'a> {
     /// namespace to make a fresh cgroup2 mount show the right subtree.
     pub cgroup_v2_dir: Option<&'a Path>,
     pub new_cgroupns: bool,
+    /// Idmapped trees prepared by the caller (`prepare_idmapped`), by
+    /// mount index, attached instead of a plain bind.
+    pub idmapped: &'a [(usize, RawFd)],
 }
 
 /// Turns the host's mounts into slaves (or the configured propagation) so
@@ -71,9 +74,7 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
     let bind = o.is_bind() || typ == "bind";
     let field = format!("mounts[{i}]");
     for opt in &m.options {
-        if matches!(opt.as_str(), "idmap" | "ridmap")
-            || opt.starts_with("r") && is_recursive_attr(opt)
-        {
+        if opt.starts_with("r") && is_recursive_attr(opt) {
             return Err(RootfsError::field(
                 format!("{field}.options"),
                 format!("{opt:?} is not supported by husk yet"),
@@ -127,14 +128,18 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
 
     if bind {
         let src = source.as_ref().expect("checked above");
-        mount(
-            Some(src.as_path()),
-            &target_proc,
-            None::<&str>,
-            o.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
-            None::<&str>,
-        )
-        .map_err(|e| named(e, "mount"))?;
+        match ctx.idmapped.iter().find(|(n, _)| *n == i) {
+            Some((_, tree)) => crate::idmap::attach(*tree, target_fd.as_raw_fd())
+                .map_err(|e| named(errno(&e), "attach the idmapped mount"))?,
+            None => mount(
+                Some(src.as_path()),
+                &target_proc,
+                None::<&str>,
+                o.flags & (MsFlags::MS_BIND | MsFlags::MS_REC),
+                None::<&str>,
+            )
+            .map_err(|e| named(e, "mount"))?,
+        }
         let extra = o.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
         if !extra.is_empty() {
             // A bind mount takes its flags only on a remount; locked flags

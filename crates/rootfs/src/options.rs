@@ -46,6 +46,7 @@ pub const SUPPORTED_OPTIONS: &[&str] = &[
     "diratime",
     "dirsync",
     "exec",
+    "idmap",
     "iversion",
     "lazytime",
     "loud",
@@ -65,6 +66,7 @@ pub const SUPPORTED_OPTIONS: &[&str] = &[
     "rbind",
     "relatime",
     "remount",
+    "ridmap",
     "ro",
     "rprivate",
     "rshared",
@@ -127,6 +129,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
                 o.tmpcopyup = true;
                 continue;
             }
+            // Prepared on the host side (idmap.rs); not a mount flag.
+            "idmap" | "ridmap" => continue,
             "bind" => (MsFlags::MS_BIND, MsFlags::empty()),
             "rbind" => (MsFlags::MS_BIND | MsFlags::MS_REC, MsFlags::empty()),
             "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"

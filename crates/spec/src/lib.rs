@@ -1,10 +1,12 @@
 //! husk-spec: reads `config.json` from an OCI bundle and checks it before any
 //! work starts, so that a bad config fails with one line naming the field.
 
+mod linux_fields;
 mod load;
 mod types;
 mod validate;
 
+pub use linux_fields::*;
 pub use load::{load_bundle, parse_config, SpecError, CONFIG_FILE};
 pub use types::*;
 pub use validate::validate;

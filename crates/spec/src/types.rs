@@ -94,6 +94,16 @@ pub struct Process {
     pub oom_score_adj: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selinux_label: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<crate::Scheduler>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub io_priority: Option<crate::IoPriority>,
+    #[serde(
+        default,
+        rename = "execCPUAffinity",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub exec_cpu_affinity: Option<crate::ExecCpuAffinity>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq)]
@@ -188,6 +198,15 @@ pub struct Linux {
     pub namespaces: Vec<Namespace>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub devices: Vec<Device>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub personality: Option<crate::Personality>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_policy: Option<crate::MemoryPolicy>,
+    /// Keyed by the device's name on the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub net_devices: Option<BTreeMap<String, crate::NetDevice>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<crate::IntelRdt>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rootfs_propagation: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -166,6 +166,7 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             "a hostname needs a new uts namespace",
         ));
     }
+    crate::linux_fields::validate(spec)?;
     Ok(())
 }
 

@@ -1,0 +1,96 @@
+//! `linux.intelRdt`: puts the container's init in a resctrl group, from the
+//! host side once the init exists. Without a mounted resctrl filesystem
+//! this is an error, as the spec requires (runc 1.1.5 errors only when a
+//! schema is given).
+//!
+//! The group is `closID`, else the container's id. It is created when
+//! missing and a schema is given; a `closID` without a schema must name an
+//! existing group. The schemata are written l3CacheSchema, memBwSchema,
+//! then `schemata`'s lines. Not done: comparing the schema of an existing
+//! group with the config's, and removing a group husk created on delete.
+
+use husk_spec::IntelRdt;
+use std::path::PathBuf;
+
+/// Where resctrl is mounted, from /proc/self/mountinfo.
+fn resctrl_root() -> Option<PathBuf> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    text.lines().find_map(|l| {
+        let (left, right) = l.split_once(" - ")?;
+        if right.split(' ').next()? != "resctrl" {
+            return None;
+        }
+        left.split(' ').nth(4).map(PathBuf::from)
+    })
+}
+
+/// The text for the group's `schemata` file, if the config gives any.
+fn schemata(rdt: &IntelRdt) -> Option<String> {
+    let mut lines: Vec<&str> = Vec::new();
+    if let Some(l3) = rdt.l3_cache_schema.as_deref().filter(|s| !s.is_empty()) {
+        // With memBwSchema given, an MB: line of l3CacheSchema gives way.
+        lines.extend(
+            l3.split('\n')
+                .filter(|l| rdt.mem_bw_schema.is_none() || !l.starts_with("MB:")),
+        );
+    }
+    if let Some(mb) = rdt.mem_bw_schema.as_deref().filter(|s| !s.is_empty()) {
+        lines.push(mb);
+    }
+    if let Some(s) = &rdt.schemata {
+        lines.extend(s.iter().map(String::as_str));
+    }
+    (!lines.is_empty()).then(|| lines.join("\n") + "\n")
+}
+
+pub fn apply(id: &str, pid: i32, rdt: &IntelRdt) -> Result<(), String> {
+    let root = resctrl_root().ok_or_else(|| {
+        "linux.intelRdt: no resctrl filesystem is mounted on this host (Intel RDT is not available)"
+            .to_string()
+    })?;
+    let schema = schemata(rdt);
+    let group = rdt.clos_id.as_deref().unwrap_or(id);
+    let dir = root.join(group);
+    if !dir.is_dir() {
+        if rdt.clos_id.is_some() && schema.is_none() {
+            return Err(format!(
+                "linux.intelRdt.closID: resctrl group {} does not exist",
+                dir.display()
+            ));
+        }
+        std::fs::create_dir(&dir)
+            .map_err(|e| format!("linux.intelRdt: create {}: {e}", dir.display()))?;
+    }
+    if let Some(s) = schema {
+        let f = dir.join("schemata");
+        std::fs::write(&f, s).map_err(|e| format!("linux.intelRdt: write {}: {e}", f.display()))?;
+    }
+    let monitoring = rdt.enable_cmt == Some(true) || rdt.enable_mbm == Some(true);
+    if monitoring && !root.join("info/L3_MON").is_dir() {
+        return Err(
+            "linux.intelRdt.enableCMT/enableMBM: this host's resctrl has no monitoring (info/L3_MON)"
+                .into(),
+        );
+    }
+    let tasks = dir.join("tasks");
+    std::fs::write(&tasks, pid.to_string())
+        .map_err(|e| format!("linux.intelRdt: write {}: {e}", tasks.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schemata_are_combined_in_the_spec_order() {
+        let mut r = IntelRdt {
+            l3_cache_schema: Some("L3:0=f\nMB:0=10".into()),
+            mem_bw_schema: Some("MB:0=20".into()),
+            ..IntelRdt::default()
+        };
+        assert_eq!(schemata(&r).as_deref(), Some("L3:0=f\nMB:0=20\n"));
+        r.schemata = Some(vec!["L2:0=3".into()]);
+        assert_eq!(schemata(&r).as_deref(), Some("L3:0=f\nMB:0=20\nL2:0=3\n"));
+        assert_eq!(schemata(&IntelRdt::default()), None);
+    }
+}
