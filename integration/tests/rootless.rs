@@ -134,6 +134,30 @@ fn spec_rootless_runs_as_an_unprivileged_user() {
     r.assert_clean(&b, &id);
 }
 
+/// runtimetest checks the whole rootless config from inside: the user
+/// namespace and its maps, proc, sysfs (bound), mqueue, devices bound
+/// from the host since mknod is not allowed, masked and read-only paths.
+#[test]
+fn rootless_config_is_applied() {
+    let mut b = Bundle::new("rootless-check", &["true"]);
+    if !b.use_runtimetest() {
+        return;
+    }
+    let Some(r) = Rootless::new(&b, &["/bin/runtimetest"]) else {
+        return;
+    };
+    let config = std::fs::read(r.bundle.join("config.json")).unwrap();
+    std::fs::write(b.rootfs().join("runtimetest.json"), config).unwrap();
+    let id = b.id().to_string();
+    let out = r.run_as_user(&b, &["run", &id]);
+    assert!(
+        out.success() && out.stdout.contains("all checks passed"),
+        "runtimetest as the rootless container's process\n{}",
+        out.describe()
+    );
+    r.assert_clean(&b, &id);
+}
+
 #[test]
 fn rootless_lifecycle_keeps_state_under_xdg_runtime_dir() {
     let b = Bundle::new("rootless-life", &["true"]);

@@ -747,7 +747,13 @@ fn check_mounts(c: &mut Checker, ctx: &Ctx) {
                 .as_deref()
                 .unwrap_or_default()
                 .iter()
-                .filter(|m| m.fs_type == "cgroup" && m.mount_point.starts_with(&prefix))
+                // Children of this tmpfs only: hierarchies of a tmpfs it
+                // covers (a /sys rbind brings the host's) are not visible.
+                .filter(|m| {
+                    m.fs_type == "cgroup"
+                        && m.parent_id == mi.mount_id
+                        && m.mount_point.starts_with(&prefix)
+                })
                 .collect();
             if subs.is_empty() {
                 errors.push(

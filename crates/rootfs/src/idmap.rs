@@ -150,6 +150,47 @@ fn clone_idmapped(
     Ok(tree)
 }
 
+/// Sets ro/nosuid/nodev/noexec (as in `flags`) on the mount at `path` and
+/// every mount below it, which a bind remount cannot do.
+pub fn restrict_recursively(path: &Path, flags: nix::mount::MsFlags) -> std::io::Result<()> {
+    use nix::mount::MsFlags;
+    let mut set = 0u64;
+    for (f, a) in [
+        (MsFlags::MS_RDONLY, 0x1),
+        (MsFlags::MS_NOSUID, 0x2),
+        (MsFlags::MS_NODEV, 0x4),
+        (MsFlags::MS_NOEXEC, 0x8),
+    ] {
+        if flags.contains(f) {
+            set |= a;
+        }
+    }
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `c` and `attr` (a repr(C) mount_attr of the size passed)
+    // outlive the call, which only reads them.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Attaches a prepared tree at `target` (an O_PATH fd of the verified
 /// destination); runs in the container init.
 pub fn attach(tree: RawFd, target: RawFd) -> Result<(), std::io::Error> {

@@ -405,9 +405,9 @@ fn mount_cgroup(
                     None::<&str>,
                 )
                 .map_err(|e| err(e, "bind the host's cgroups onto", target))?;
-                let f = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | f | current_flags(target);
-                mount(None::<&str>, target, None::<&str>, f, None::<&str>)
-                    .map_err(|e| err(e, "remount", target))
+                // The hierarchies are submounts: the flags go on every one.
+                crate::idmap::restrict_recursively(target, f)
+                    .map_err(|e| err(errno(&e), "restrict", target))
             }
             r => r.map_err(|e| err(e, "mount cgroup2 on", target)),
         },
