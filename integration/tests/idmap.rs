@@ -18,6 +18,19 @@ fn source_dir(b: &Bundle, name: &str) -> PathBuf {
     d
 }
 
+/// Runs the container; None (after printing SKIP) when the kernel cannot
+/// idmap the source's filesystem (tmpfs before Linux 6.3, as in the v2 VM).
+fn run_if_supported(b: &Bundle) -> Option<String> {
+    let out = b.run(&[]);
+    if !out.success() && out.stderr.contains("may not support idmapped mounts") {
+        eprintln!("SKIP: {}", out.stderr.trim());
+        return None;
+    }
+    out.ok();
+    b.runtime().assert_gone(b.id());
+    Some(out.stdout)
+}
+
 fn idmapped(src: &Path, dest: &str, opt: &str, maps: Option<(Value, Value)>) -> Value {
     let mut m = json!({
         "destination": dest, "type": "bind", "source": src,
@@ -46,8 +59,11 @@ fn idmap_with_the_mounts_own_mappings() {
             json!([{"containerID": 0, "hostID": 2345, "size": 1}]),
         )),
     ));
+    let Some(out) = run_if_supported(&b) else {
+        return;
+    };
     assert_eq!(
-        b.run_ok().trim(),
+        out.trim(),
         "1234 2345",
         "the container sees the mapped owner"
     );
@@ -83,8 +99,11 @@ fn idmap_defaults_to_the_containers_mappings() {
     let src = source_dir(&b, "idsrc");
     b.add_mount(idmapped(&src, "/mnt/id", "idmap", None));
     b.add_mount(bind_mount(&src, "/mnt/plain", &["bind"]));
+    let Some(out) = run_if_supported(&b) else {
+        return;
+    };
     assert_eq!(
-        squash_ws(&b.run_ok()),
+        squash_ws(&out),
         "0\n65534",
         "idmapped: root; plain bind: the overflow uid"
     );
@@ -123,10 +142,12 @@ fn ridmap_maps_submounts() {
     );
     m["options"] = json!(["rbind", "ridmap"]);
     b.add_mount(m);
-    let out = b.run(&[]);
+    let out = run_if_supported(&b);
     let _ = std::process::Command::new("umount").arg(&sub).status();
-    out.ok();
-    assert_eq!(squash_ws(&out.stdout), "777\n777", "{}", out.describe());
+    let Some(out) = out else {
+        return;
+    };
+    assert_eq!(squash_ws(&out), "777\n777");
     assert_no_leftovers(&b, b.id());
 }
 

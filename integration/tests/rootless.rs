@@ -179,6 +179,14 @@ fn rootless_lifecycle_keeps_state_under_xdg_runtime_dir() {
     assert_eq!(out.ok().stdout.trim(), "0");
     let list = r.run_as_user(&b, &["list", "-q"]);
     assert!(list.ok().stdout.lines().any(|l| l == id));
+    // No cgroup: ps finds the processes by the container's pid namespace.
+    let state_pid = state["pid"].as_i64().unwrap().to_string();
+    let ps = r.run_as_user(&b, &["ps", "--format", "json", &id]);
+    let pids: Vec<i64> = serde_json::from_str(&ps.ok().stdout).expect("ps JSON");
+    assert!(
+        pids.iter().any(|p| p.to_string() == state_pid),
+        "ps lists the init {state_pid}: {pids:?}"
+    );
     r.run_as_user(&b, &["kill", &id, "KILL"]).ok();
     r.run_as_user(&b, &["delete", "--force", &id]).ok();
     r.assert_clean(&b, &id);

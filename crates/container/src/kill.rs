@@ -7,10 +7,14 @@ use nix::sys::signal::Signal;
 pub fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), ContainerError> {
     let status = c.status();
     if all {
-        if let Some(cg) = &c.state.cgroup {
-            for pid in cg.pids().unwrap_or_default() {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
-            }
+        let pids = match &c.state.cgroup {
+            Some(cg) => cg.pids().unwrap_or_default(),
+            None => crate::cgroup_verbs::own_pid_ns(c)
+                .map(|ns| crate::cgroup_verbs::pids_in_pid_ns(&ns))
+                .unwrap_or_default(),
+        };
+        for pid in pids {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
         }
         if status != Status::Stopped {
             signal_init(c, sig)?;
