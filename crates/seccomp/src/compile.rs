@@ -226,6 +226,7 @@ pub struct Skipped {
 /// Compiles `linux.seccomp`. Returns the program and the syscall names
 /// skipped because this libseccomp does not know them.
 pub fn compile(s: &Seccomp) -> Result<(Program, Skipped), SeccompError> {
+    ffi::ensure_loaded().map_err(|e| SeccompError::Compile(e.to_string()))?;
     let default = action(
         &s.default_action,
         s.default_errno_ret,

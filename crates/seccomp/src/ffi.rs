@@ -1,4 +1,5 @@
 //! The few libseccomp calls the compiler needs, behind one owning wrapper.
+//! libseccomp is opened with dlopen on first use (see `Lib`).
 //! libseccomp only builds the filter here; husk loads the exported BPF
 //! itself (see `load`), so the library never touches the calling process's
 //! seccomp state.
@@ -27,21 +28,86 @@ pub const CMP_MASKED_EQ: c_uint = 7;
 /// loads here, but the attribute is part of the filter's state).
 const ATTR_CTL_NNP: c_int = 3;
 
-extern "C" {
-    fn seccomp_init(def_action: u32) -> *mut c_void;
-    fn seccomp_release(ctx: *mut c_void);
-    fn seccomp_arch_resolve_name(name: *const c_char) -> u32;
-    fn seccomp_arch_add(ctx: *mut c_void, arch: u32) -> c_int;
-    fn seccomp_attr_set(ctx: *mut c_void, attr: c_int, value: u32) -> c_int;
-    fn seccomp_syscall_resolve_name(name: *const c_char) -> c_int;
-    fn seccomp_rule_add_array(
-        ctx: *mut c_void,
-        action: u32,
-        syscall: c_int,
-        arg_cnt: c_uint,
-        arg_array: *const ArgCmp,
-    ) -> c_int;
-    fn seccomp_export_bpf(ctx: *mut c_void, fd: c_int) -> c_int;
+type InitFn = unsafe extern "C" fn(u32) -> *mut c_void;
+type ReleaseFn = unsafe extern "C" fn(*mut c_void);
+type ResolveFn = unsafe extern "C" fn(*const c_char) -> u32;
+type ArchAddFn = unsafe extern "C" fn(*mut c_void, u32) -> c_int;
+type AttrSetFn = unsafe extern "C" fn(*mut c_void, c_int, u32) -> c_int;
+type SyscallFn = unsafe extern "C" fn(*const c_char) -> c_int;
+type RuleAddFn = unsafe extern "C" fn(*mut c_void, u32, c_int, c_uint, *const ArgCmp) -> c_int;
+type ExportFn = unsafe extern "C" fn(*mut c_void, c_int) -> c_int;
+
+/// libseccomp's entry points. The library is opened on first use, not
+/// linked: only a create or exec that compiles a profile (a cache miss)
+/// pays for loading and relocating it; `state`, `start`, `delete` and the
+/// rest never map it.
+struct Lib {
+    init: InitFn,
+    release: ReleaseFn,
+    arch_resolve_name: ResolveFn,
+    arch_add: ArchAddFn,
+    attr_set: AttrSetFn,
+    syscall_resolve_name: SyscallFn,
+    rule_add_array: RuleAddFn,
+    export_bpf: ExportFn,
+}
+
+const LIB_NAMES: [&std::ffi::CStr; 2] = [c"libseccomp.so.2", c"libseccomp.so"];
+
+/// Loads libseccomp if it is not yet; the error says what to install.
+pub fn ensure_loaded() -> std::io::Result<()> {
+    lib().map(|_| ())
+}
+
+fn lib() -> std::io::Result<&'static Lib> {
+    static LIB: std::sync::OnceLock<Result<Lib, String>> = std::sync::OnceLock::new();
+    LIB.get_or_init(open_lib)
+        .as_ref()
+        .map_err(|e| std::io::Error::other(e.clone()))
+}
+
+fn open_lib() -> Result<Lib, String> {
+    let handle = LIB_NAMES
+        .iter()
+        // SAFETY: a valid NUL-terminated name; dlopen returns a handle or
+        // NULL. The library stays loaded for the life of the process.
+        .map(|n| unsafe { libc::dlopen(n.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) })
+        .find(|h| !h.is_null())
+        .ok_or_else(|| {
+            "cannot load libseccomp.so.2 (install Debian's libseccomp2)".to_string()
+        })?;
+    let sym = |name: &std::ffi::CStr| -> Result<*mut c_void, String> {
+        // SAFETY: `handle` is a live dlopen handle, `name` a valid C string.
+        let p = unsafe { libc::dlsym(handle, name.as_ptr()) };
+        if p.is_null() {
+            Err(format!("libseccomp lacks {}", name.to_string_lossy()))
+        } else {
+            Ok(p)
+        }
+    };
+    // SAFETY (each transmute): the symbol is libseccomp's function of that
+    // name, whose C prototype (seccomp.h, API level 2.5) the fn type
+    // matches exactly.
+    unsafe {
+        Ok(Lib {
+            init: std::mem::transmute::<*mut c_void, InitFn>(sym(c"seccomp_init")?),
+            release: std::mem::transmute::<*mut c_void, ReleaseFn>(sym(c"seccomp_release")?),
+            arch_resolve_name: std::mem::transmute::<*mut c_void, ResolveFn>(sym(
+                c"seccomp_arch_resolve_name",
+            )?),
+            arch_add: std::mem::transmute::<*mut c_void, ArchAddFn>(sym(c"seccomp_arch_add")?),
+            attr_set: std::mem::transmute::<*mut c_void, AttrSetFn>(sym(c"seccomp_attr_set")?),
+            syscall_resolve_name: std::mem::transmute::<*mut c_void, SyscallFn>(sym(
+                c"seccomp_syscall_resolve_name",
+            )?),
+            rule_add_array: std::mem::transmute::<*mut c_void, RuleAddFn>(sym(
+                c"seccomp_rule_add_array",
+            )?),
+            export_bpf: std::mem::transmute::<*mut c_void, ExportFn>(sym(
+                c"seccomp_export_bpf",
+            )?),
+        })
+    }
 }
 
 /// A negative errno from libseccomp, as an io::Error.
@@ -57,17 +123,19 @@ fn check(rc: c_int) -> std::io::Result<()> {
 /// None when libseccomp does not know it.
 pub fn arch_token(name: &str) -> Option<u32> {
     let c = CString::new(name).ok()?;
+    let lib = lib().ok()?;
     // SAFETY: `c` is a valid NUL-terminated string for the whole call; the
     // function only reads it.
-    let t = unsafe { seccomp_arch_resolve_name(c.as_ptr()) };
+    let t = unsafe { (lib.arch_resolve_name)(c.as_ptr()) };
     (t != 0).then_some(t)
 }
 
 /// The native syscall number of `name`; None when unknown.
 pub fn syscall_number(name: &str) -> Option<c_int> {
     let c = CString::new(name).ok()?;
+    let lib = lib().ok()?;
     // SAFETY: as in `arch_token`.
-    let n = unsafe { seccomp_syscall_resolve_name(c.as_ptr()) };
+    let n = unsafe { (lib.syscall_resolve_name)(c.as_ptr()) };
     // __NR_SCMP_ERROR is -1; other negative numbers are libseccomp's
     // pseudo-syscalls for names that exist on another architecture.
     (n != -1).then_some(n)
@@ -75,26 +143,28 @@ pub fn syscall_number(name: &str) -> Option<c_int> {
 
 /// An owned libseccomp filter context.
 pub struct Filter {
+    lib: &'static Lib,
     ctx: std::ptr::NonNull<c_void>,
 }
 
 impl Filter {
     pub fn new(default_action: u32) -> std::io::Result<Filter> {
+        let lib = lib()?;
         // SAFETY: seccomp_init has no preconditions; it returns NULL on a
         // bad action or out of memory, and otherwise a context we own.
-        let ctx = unsafe { seccomp_init(default_action) };
+        let ctx = unsafe { (lib.init)(default_action) };
         let ctx = std::ptr::NonNull::new(ctx)
             .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-        let f = Filter { ctx };
+        let f = Filter { lib, ctx };
         // SAFETY: `ctx` is a live context owned by `f`.
-        check(unsafe { seccomp_attr_set(f.ctx.as_ptr(), ATTR_CTL_NNP, 0) })?;
+        check(unsafe { (lib.attr_set)(f.ctx.as_ptr(), ATTR_CTL_NNP, 0) })?;
         Ok(f)
     }
 
     /// Adds an architecture; the native one is already there.
     pub fn add_arch(&mut self, token: u32) -> std::io::Result<()> {
         // SAFETY: live context owned by self.
-        match unsafe { seccomp_arch_add(self.ctx.as_ptr(), token) } {
+        match unsafe { (self.lib.arch_add)(self.ctx.as_ptr(), token) } {
             rc if rc == -libc::EEXIST => Ok(()),
             rc => check(rc),
         }
@@ -110,7 +180,7 @@ impl Filter {
         // initialised comparisons (repr(C), the layout of scmp_arg_cmp), read
         // only during the call.
         check(unsafe {
-            seccomp_rule_add_array(
+            (self.lib.rule_add_array)(
                 self.ctx.as_ptr(),
                 action,
                 syscall,
@@ -133,7 +203,7 @@ impl Filter {
         // SAFETY: `fd` was just created and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         // SAFETY: live context; `fd` is open for writing during the call.
-        check(unsafe { seccomp_export_bpf(self.ctx.as_ptr(), fd.as_raw_fd()) })?;
+        check(unsafe { (self.lib.export_bpf)(self.ctx.as_ptr(), fd.as_raw_fd()) })?;
         let mut file = std::fs::File::from(fd);
         use std::io::{Read, Seek};
         file.seek(std::io::SeekFrom::Start(0))?;
@@ -146,6 +216,6 @@ impl Filter {
 impl Drop for Filter {
     fn drop(&mut self) {
         // SAFETY: the context is owned by self and released exactly once.
-        unsafe { seccomp_release(self.ctx.as_ptr()) }
+        unsafe { (self.lib.release)(self.ctx.as_ptr()) }
     }
 }
