@@ -168,7 +168,7 @@ pub(crate) fn resource_properties(l: &Limits) -> Result<Vec<(&'static str, Value
         if let Some(q) = l.cpu_quota.filter(|q| *q > 0) {
             let period = l.cpu_period.filter(|p| *p > 0).unwrap_or(100_000);
             per_sec = (q as u64).saturating_mul(1_000_000) / period;
-            if per_sec % 10_000 != 0 {
+            if !per_sec.is_multiple_of(10_000) {
                 per_sec = (per_sec / 10_000 + 1) * 10_000;
             }
         }
