@@ -68,3 +68,10 @@ e2e: build
 .PHONY: bench-v2
 bench-v2: build
 	hack/vm/run.sh --timeout 900 -- env BENCH_QUICK=1 HUSK=$(HUSK) hack/bench/bench.sh
+
+# make test-systemd: the systemd cgroup driver (--systemd-cgroup) against a real
+# systemd: integration/tests/systemd.rs in one VM boot with systemd as PID 1
+# (hack/vm/run.sh --systemd; see hack/vm/README.md). About 20 s of VM time.
+.PHONY: test-systemd
+test-systemd: build
+	HUSK_BIN=$(HUSK) hack/vm/test-systemd.sh

@@ -2,7 +2,7 @@
 # Runs a command as root in a throwaway QEMU VM booted with pure cgroup v2
 # (cgroup_no_v1=all), and propagates its exit status. See hack/vm/README.md.
 #
-#   hack/vm/run.sh [--timeout S] [--share DIR]... [--mem MB] [--cpus N] [-v] -- CMD [ARGS...]
+#   hack/vm/run.sh [--timeout S] [--share DIR]... [--mem MB] [--cpus N] [--systemd] [-v] -- CMD [ARGS...]
 #   hack/vm/run.sh --prepare        # only install packages and build the kernel cache
 #
 #   --timeout S   kill the VM after S seconds (default 600) and exit 124
@@ -10,6 +10,8 @@
 #                 the workspace is always shared read-write
 #   --mem MB      guest RAM (default 3072; the guest's /, /tmp and /run are tmpfs)
 #   --cpus N      vCPUs (default: host CPUs, at most 4)
+#   --systemd     boot systemd (the host's /lib/systemd/systemd) as PID 1 and
+#                 run CMD as its service husk-vm.service
 #   -v            print the guest kernel console when the VM is done
 #
 # Guest: host / read-only (9p) under a tmpfs overlay, the workspace and every
@@ -29,7 +31,7 @@ MODULES="virtio_pci virtio_console virtio-rng 9pnet_virtio 9p overlay"
 die() { echo "husk-vm: $*" >&2; exit 125; }
 usage() { sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2; }
 
-timeout=600 mem=3072 verbose=0 prepare=0 shares=("$REPO")
+timeout=600 mem=3072 verbose=0 prepare=0 systemd=0 shares=("$REPO")
 cpus=$(nproc); [ "$cpus" -gt 4 ] && cpus=4
 while [ $# -gt 0 ]; do
     case $1 in
@@ -39,6 +41,8 @@ while [ $# -gt 0 ]; do
         --mem) mem=$2; shift 2 ;;
         --cpus) cpus=$2; shift 2 ;;
         -v) verbose=1; shift ;;
+        --systemd) [ -x /lib/systemd/systemd ] || die "--systemd: no /lib/systemd/systemd (apt-get install systemd)"
+                   systemd=1; shift ;;
         --prepare) prepare=1; shift ;;
         -h|--help) usage ;;
         --) shift; break ;;
@@ -189,6 +193,7 @@ for s in "${shares[@]}"; do
     i=$((i + 1))
 done
 echo "$CACHE/kernel/lib/modules/$kver" > "$run/moddir"
+[ "$systemd" = 1 ] && : > "$run/systemd"
 {
     echo "cd $(q "$PWD") 2>/dev/null || cd /"
     echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root"

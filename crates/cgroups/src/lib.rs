@@ -15,6 +15,7 @@ mod mountinfo;
 mod resolve;
 mod resources;
 pub mod stats;
+mod systemd;
 mod v1;
 mod v2;
 mod view;
@@ -49,6 +50,9 @@ pub struct Cgroup {
     /// returns. A Mutex because create() takes `&self`.
     #[serde(default)]
     created: Mutex<Option<Vec<PathBuf>>>,
+    /// The systemd driver's scope (`--systemd-cgroup`), if that made it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    systemd: Option<systemd::Unit>,
 }
 
 impl Clone for Cgroup {
@@ -58,6 +62,7 @@ impl Clone for Cgroup {
             hierarchies: self.hierarchies.clone(),
             planned: self.planned.clone(),
             created: Mutex::new(self.created().clone()),
+            systemd: self.systemd.clone(),
         }
     }
 }
@@ -101,7 +106,52 @@ impl Cgroup {
             hierarchies,
             planned,
             created: Mutex::default(),
+            systemd: None,
         })
+    }
+
+    /// The systemd driver's counterpart of [`Cgroup::resolve`]:
+    /// `cgroups_path` is `slice:prefix:name` (empty: `:husk:<id>`), the
+    /// container's cgroup the directory of the scope `prefix-name.scope`
+    /// that systemd creates in `slice` when [`Cgroup::add_pid`] gives it the
+    /// init. Pure cgroup v2 hosts only. Contacts nothing yet.
+    pub fn resolve_systemd(cgroups_path: Option<&str>, id: &str) -> Result<Self, CgroupError> {
+        let placement = systemd::placement(cgroups_path, id)?;
+        let mountinfo_path = Path::new("/proc/self/mountinfo");
+        let mounts = mountinfo::parse_mountinfo(&read_lossy(mountinfo_path)?)
+            .map_err(|(line, reason)| parse_error(mountinfo_path, line, reason))?;
+        let (version, mounts) = resolve::select(mounts)?;
+        if version != Version::V2 {
+            return Err(CgroupError::Host(
+                "--systemd-cgroup: husk's systemd cgroup driver needs a pure cgroup v2 host; \
+                 this one has cgroup v1 hierarchies (drop the flag to use cgroupfs)"
+                    .into(),
+            ));
+        }
+        let mount_point = mounts[0].mount_point.clone();
+        Ok(Self {
+            version,
+            hierarchies: vec![Hierarchy {
+                controllers: vec![],
+                dir: mount_point.join(&placement.rel_dir),
+                mount_point,
+            }],
+            planned: vec![],
+            created: Mutex::default(),
+            systemd: Some(systemd::Unit::new(&placement, id)),
+        })
+    }
+
+    /// The socket the systemd driver would use (systemd's private one as
+    /// root, else the system bus), or `None` when neither exists.
+    pub fn systemd_socket() -> Option<&'static Path> {
+        systemd::socket()
+    }
+
+    /// True with the systemd driver: the cgroup exists only once
+    /// [`Cgroup::add_pid`] gave systemd the init.
+    pub fn is_systemd(&self) -> bool {
+        self.systemd.is_some()
     }
 
     /// Creates every directory (`mkdir -p`) and applies `resources`. Config
@@ -115,6 +165,14 @@ impl Cgroup {
     /// wired). A controller the host lacks is an error only when the config
     /// asks for it. As in runc, 0 or "" means "not set" for most fields.
     pub fn create(&self, resources: Option<&Resources>) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.systemd {
+            // systemd makes the directory when add_pid() starts the scope;
+            // the resources are checked now and applied then.
+            let limits = self.check(resources)?;
+            *unit.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(limits);
+            self.created().get_or_insert_with(Vec::new);
+            return Ok(());
+        }
         let mut made = Vec::new();
         let result = self
             .check(resources)
@@ -141,6 +199,11 @@ impl Cgroup {
     /// deny-all replaces the old rules rather than adding to them.
     pub fn update(&self, resources: &Resources) -> Result<(), CgroupError> {
         let limits = self.check(Some(resources))?;
+        if let Some(unit) = &self.systemd {
+            // Else systemd would write its old values back whenever it
+            // re-applies the unit's settings.
+            unit.set(&limits)?;
+        }
         match self.version {
             Version::V1 => v1::apply(&self.hierarchies, &limits, Mode::Update),
             Version::V2 => {
@@ -181,7 +244,22 @@ impl Cgroup {
     }
 
     /// Moves `pid` into the container's cgroup in every hierarchy.
+    ///
+    /// With the systemd driver the first call starts the scope with `pid`
+    /// in it, then applies the resources create() checked to its directory.
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
+        if let Some(unit) = self.systemd.as_ref().filter(|u| !u.is_started()) {
+            let limits = unit
+                .pending
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .take();
+            let limits = limits.unwrap_or_default();
+            unit.start(pid, &limits)?;
+            let h = self.first()?;
+            v2::check_available(h, &limits)?;
+            return v2::apply(&h.dir, &limits, Mode::Create);
+        }
         let pid = pid.to_string();
         for h in &self.hierarchies {
             fs::write(&h.dir, "cgroup.procs", &pid)?;
@@ -213,6 +291,17 @@ impl Cgroup {
     /// are removed instead; rmdir only succeeds on an empty cgroup, so at
     /// worst an unused one that appeared meanwhile goes too.
     pub fn destroy(&self) -> Result<(), CgroupError> {
+        if let Some(unit) = &self.systemd {
+            // A scope never started (or of that name but not ours) is left
+            // alone; one started by a create that died before saving that
+            // it did goes away by itself once its processes are killed.
+            if !unit.is_started() {
+                return Ok(());
+            }
+            unit.stop()?;
+            // Sub-cgroups the container made may outlive the scope.
+            return fs::remove_tree(&self.first()?.dir);
+        }
         let mut created = self.created();
         let dirs = created.clone().unwrap_or_else(|| self.planned.clone());
         let (kept, result) = self.remove(&dirs);
@@ -316,6 +405,7 @@ mod tests {
             hierarchies,
             planned: vec![],
             created: Mutex::default(),
+            systemd: None,
         }
     }
 

@@ -23,6 +23,8 @@ pub struct CreateOptions {
     /// Without --console-socket, keep the pty master in the returned
     /// container (for `run` in the foreground to relay).
     pub relay_console: bool,
+    /// `--systemd-cgroup`: the container's cgroup is a systemd scope.
+    pub systemd_cgroup: bool,
 }
 
 /// Creates the container and returns it, still locked, with its init
@@ -97,7 +99,10 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     }
     crate::notify::setup_spec(&mut spec, &dir)?;
     let linux = spec.linux_or_default();
-    let cgroup = Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?;
+    let cgroup = match opts.systemd_cgroup {
+        true => Cgroup::resolve_systemd(linux.cgroups_path.as_deref(), &opts.id)?,
+        false => Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?,
+    };
     let state = StateData {
         id: opts.id.clone(),
         bundle: bundle.clone(),
@@ -280,7 +285,9 @@ impl Parent for CreateParent<'_> {
     fn init_started(&mut self, pid: i32) -> Result<String, String> {
         self.guard.init_pid = Some(pid);
         husk_process::after_init_exists(&self.container.state.id, pid, self.spec)?;
-        if let Some(cg) = self.cgroup.filter(|_| self.own_cgroupns) {
+        // A systemd scope is made when it gets the init: before the mounts,
+        // which bind its directory without a cgroup namespace.
+        if let Some(cg) = self.cgroup.filter(|c| self.own_cgroupns || c.is_systemd()) {
             cg.add_pid(pid).map_err(|e| e.to_string())?;
         }
         let (start, _) = husk_process::process_start_time(pid)
@@ -298,7 +305,10 @@ impl Parent for CreateParent<'_> {
     }
 
     fn init_ready(&mut self, pid: i32) -> Result<(), String> {
-        if let Some(cg) = self.cgroup.filter(|_| !self.own_cgroupns) {
+        if let Some(cg) = self
+            .cgroup
+            .filter(|c| !self.own_cgroupns && !c.is_systemd())
+        {
             cg.add_pid(pid).map_err(|e| e.to_string())?;
         }
         Ok(())

@@ -248,12 +248,11 @@ fn state_root(cli: &Cli) -> PathBuf {
     PathBuf::from("/run/husk")
 }
 
+/// The systemd driver needs systemd to talk to; say so before anything is
+/// made rather than half way through create.
 fn check_cgroup_driver(cli: &Cli) -> Result<()> {
-    if cli.systemd_cgroup {
-        if !std::path::Path::new("/run/systemd/system").exists() {
-            bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); use the cgroupfs driver (drop the flag)");
-        }
-        bail!("--systemd-cgroup: the systemd cgroup driver is not implemented yet; drop the flag to use cgroupfs");
+    if cli.systemd_cgroup && husk_cgroups::Cgroup::systemd_socket().is_none() {
+        bail!("--systemd-cgroup: systemd is not reachable on this host (no /run/systemd/private nor /run/dbus/system_bus_socket); use the cgroupfs driver (drop the flag)");
     }
     Ok(())
 }
@@ -269,6 +268,7 @@ fn create_options(cli: &Cli, a: &CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         relay_console: false,
+        systemd_cgroup: cli.systemd_cgroup,
     }
 }
 
