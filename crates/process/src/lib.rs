@@ -17,6 +17,7 @@ mod identity;
 mod init;
 mod launch;
 mod namespaces;
+mod procfs;
 mod pty;
 mod rlimits;
 mod sync;
