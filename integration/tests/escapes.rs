@@ -6,6 +6,7 @@
 use husk_integration::*;
 use serde_json::json;
 use std::fs;
+use std::path::Path;
 
 // ---------------------------------------------------------------------------
 // Writes to /proc through a verified procfs handle (CVE-2025-52881 class)
@@ -86,4 +87,109 @@ fn sysctl_name_cannot_climb_out_of_proc_sys() {
     );
     out.failed_with_message();
     assert_no_leftovers(&b, b.id());
+}
+
+// ---------------------------------------------------------------------------
+// The husk binary through /proc/PID/exe (CVE-2019-5736 class)
+
+/// Compiles the attacker (tests/attacker/main.rs, std only) statically, as
+/// the rootfs has no libc.
+fn build_attacker(dst: &Path) {
+    let src = workspace_dir().join("integration/tests/attacker/main.rs");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .args(["--edition", "2021", "-O", "-C", "target-feature=+crt-static"])
+        .arg(&src)
+        .arg("-o")
+        .arg(dst)
+        .output()
+        .expect("run rustc");
+    assert!(
+        out.status.success(),
+        "compiling the attacker failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sha256(p: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A container process spins over the newest pids of its pid namespace
+/// trying to open /proc/PID/exe (read-only, write-only, read-write, then
+/// reopening a read-only fd for writing), stat and readlink it and read
+/// /proc/PID/maps, while husk `exec`s into the container again and again
+/// and creates, starts and deletes containers that join its pid namespace
+/// (their init is a fork of husk from create until start). It must never
+/// reach the husk binary, and the binary must be unchanged. The attacker
+/// must also have seen the chain processes (denied at least once), or the
+/// test proves nothing.
+#[test]
+fn container_processes_never_reach_the_husk_binary() {
+    use std::os::unix::fs::MetadataExt;
+    const EXECS: usize = 200;
+    const JOINERS: usize = 10;
+    let bin = husk_bin();
+    let before = sha256(&bin);
+    let md = fs::metadata(&bin).unwrap();
+    let name = bin.file_name().unwrap().to_string_lossy().into_owned();
+    let mut b = Bundle::new("exe-attack", &["true"]);
+    build_attacker(&b.rootfs().join("bin/attacker"));
+    let out_dir = b.host_dir().join("out");
+    fs::create_dir_all(&out_dir).unwrap();
+    b.add_mount(bind_mount(&out_dir, "/out", &["bind"]));
+    let (dev, ino) = (md.dev().to_string(), md.ino().to_string());
+    b.set_args(&["/bin/attacker", &dev, &ino, &name, "/out"]);
+    b.create_and_start();
+    assert!(
+        poll(|| out_dir.join("ready").exists().then_some(())).is_some(),
+        "the attacker never started"
+    );
+    let rt = b.runtime();
+    let pid_ns = format!("/proc/{}/ns/pid", b.pid());
+    let mut joiner = Bundle::new("exe-attack-joiner", &["true"]);
+    joiner.set_namespace("pid", Some(&pid_ns));
+    for i in 0..EXECS {
+        if out_dir.join("result").exists() {
+            break; // the attacker gave up early: it has what it wanted
+        }
+        rt.exec(&["exec", b.id(), "/bin/true"]).ok();
+        if i % (EXECS / JOINERS) == 0 {
+            let jid = format!("{}-{i}", joiner.id());
+            joiner.create_as(&jid, &[]).ok();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let jrt = joiner.runtime();
+            jrt.exec(&["start", &jid]).ok();
+            jrt.wait_for_status(&jid, "stopped");
+            jrt.exec(&["delete", &jid]).ok();
+            assert_no_leftovers(&joiner, &jid);
+        }
+    }
+    fs::write(out_dir.join("stop"), "").unwrap();
+    let result = poll(|| fs::read_to_string(out_dir.join("result")).ok())
+        .expect("the attacker wrote no result");
+    b.wait_for_status("stopped");
+    b.delete().ok();
+    assert_no_leftovers(&b, b.id());
+    eprintln!("attacker: {}", result.lines().last().unwrap_or(""));
+    let hits: Vec<&str> = result.lines().filter(|l| l.starts_with("HIT")).collect();
+    assert!(
+        hits.is_empty(),
+        "a container process reached the husk binary:\n{result}"
+    );
+    let denied: u64 = result
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        denied > 0,
+        "the attacker never saw a husk process (was never denied): the test proved nothing\n{result}"
+    );
+    assert_eq!(sha256(&bin), before, "the husk binary changed");
 }
