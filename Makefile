@@ -68,3 +68,15 @@ e2e: build
 .PHONY: bench-v2
 bench-v2: build
 	hack/vm/run.sh --timeout 900 -- env BENCH_QUICK=1 HUSK=$(HUSK) hack/bench/bench.sh
+
+# make fuzz: a bounded (FUZZ_TIME=60 s) cargo-fuzz run over config.json loading
+# and validation (fuzz/, its own workspace; hack/fuzz.sh installs cargo-fuzz).
+.PHONY: fuzz
+fuzz:
+	hack/fuzz.sh
+
+# make soak: 1000 create/start/delete cycles (SOAK_RUNS), then zero errors and
+# zero leftovers (hack/soak.sh; not in CI).
+.PHONY: soak
+soak: build
+	HUSK=$(HUSK) hack/soak.sh

@@ -76,9 +76,12 @@ fn main() {
                     hits.push(format!("HIT open-wr {exe}"));
                 }
             }
-            if OpenOptions::new().read(true).write(true).open(&exe).is_ok_and(|f| {
-                f.metadata().is_ok_and(|m| is_husk(&m))
-            }) {
+            if OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(&exe)
+                .is_ok_and(|f| f.metadata().is_ok_and(|m| is_husk(&m)))
+            {
                 hits.push(format!("HIT open-rw {exe}"));
             }
             if fs::metadata(&exe).is_ok_and(|m| is_husk(&m)) {
