@@ -134,6 +134,20 @@ const CREATE_FAULTS: &[(&str, Setup, &[&str])] = &[
         &["mount"],
     ),
     (
+        "ns-cgroup-missing-path",
+        |b| {
+            b.set_namespace("cgroup", Some("/no/such/ns"));
+        },
+        &["cgroup"],
+    ),
+    (
+        "ns-time-not-a-ns",
+        |b| {
+            b.set_namespace("time", Some("/etc/hostname"));
+        },
+        &["time"],
+    ),
+    (
         "ns-user-missing-path",
         |b| {
             b.set_namespace("user", Some("/no/such/ns"));
