@@ -267,14 +267,19 @@ fn every_create_step_fails_cleanly() {
     );
 }
 
-/// A startContainer hook that fails: `start` fails, the container stops,
+/// A startContainer hook that fails: `start` fails (husk), the container stops,
 /// and delete leaves nothing.
 #[test]
 fn failing_start_container_hook_is_cleaned_by_delete() {
     let mut b = Bundle::new("fault-startContainer", &["sleep", "30"]);
     b.add_hook("startContainer", sh_hook("exit 3", None));
     b.create().ok();
-    b.start().failed_with_message();
+    let out = b.start();
+    // runc 1.1.5's start only signals the init and exits 0; the hook's
+    // failure then ends the container.
+    if !is_runc() {
+        out.failed_with_message();
+    }
     b.wait_for_status("stopped");
     b.delete().ok();
     b.runtime().assert_gone(b.id());
@@ -330,6 +335,12 @@ fn kill_recorded(pidfile: &Path) {
 /// says "creating". `delete --force` must clean up everything.
 #[test]
 fn sigkill_during_a_blocking_hook_then_delete_force() {
+    if skip_under_runc(
+        "sigkill_during_a_blocking_hook_then_delete_force",
+        "runc 1.1.5 leaves the container's cgroups behind after a SIGKILLed create and delete --force",
+    ) {
+        return;
+    }
     for kind in ["createRuntime", "prestart", "createContainer"] {
         let mut b = Bundle::new(&format!("kill-in-{kind}"), &["sleep", "30"]);
         let marker = b.host_dir().join("hook-ran");
@@ -356,6 +367,12 @@ fn sigkill_during_a_blocking_hook_then_delete_force() {
 /// after create returned): `delete --force` cleans up every time.
 #[test]
 fn sigkill_at_varied_points_of_create_then_delete_force() {
+    if skip_under_runc(
+        "sigkill_at_varied_points_of_create_then_delete_force",
+        "runc 1.1.5 leaves the container's cgroups behind after a SIGKILLed create and delete --force",
+    ) {
+        return;
+    }
     let b = Bundle::new("kill-varied", &["sleep", "30"]);
     let mut outcomes = Vec::new();
     for (i, delay_us) in [
@@ -391,6 +408,12 @@ fn sigkill_at_varied_points_of_create_then_delete_force() {
 /// must not outlive it holding the container half made.
 #[test]
 fn sigkill_of_husk_alone_then_delete_force() {
+    if skip_under_runc(
+        "sigkill_of_husk_alone_then_delete_force",
+        "runc 1.1.5 leaves the container's cgroups behind after a SIGKILLed create and delete --force",
+    ) {
+        return;
+    }
     let b = Bundle::new("kill-husk-only", &["sleep", "30"]);
     for (i, delay_ms) in [1u64, 3, 6, 10, 20].iter().enumerate() {
         let id = format!("{}-{i}", b.id());
