@@ -10,9 +10,22 @@ use std::sync::atomic::{AtomicI32, Ordering};
 
 static FD: AtomicI32 = AtomicI32::new(-1);
 
-/// Registers `fd` to be closed in every process the chain forks.
-pub fn close_in_chain(fd: RawFd) {
+/// Registers `fd` to be closed in every process the chain forks, until the
+/// returned guard is dropped (so a later chain never closes an unrelated
+/// descriptor that reused the number).
+#[must_use = "the registration ends when the guard is dropped"]
+pub fn close_in_chain(fd: RawFd) -> CloseInChain {
     FD.store(fd, Ordering::SeqCst);
+    CloseInChain(())
+}
+
+/// Keeps a [`close_in_chain`] registration alive.
+pub struct CloseInChain(());
+
+impl Drop for CloseInChain {
+    fn drop(&mut self) {
+        FD.store(-1, Ordering::SeqCst);
+    }
 }
 
 /// In a freshly forked chain process: closes the registered descriptor.

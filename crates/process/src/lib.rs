@@ -27,7 +27,7 @@ mod user;
 
 pub use exec::find_executable;
 pub use exec_into::{exec_into, ExecArgs, ExecParent};
-pub use fork_close::close_in_chain;
+pub use fork_close::{close_in_chain, CloseInChain};
 pub use launch::{launch, InitArgs, LaunchError, Parent};
 pub use rlimits::known as rlimit_known;
 pub use sys::{pidfd_open, process_start_time, wait_pidfd};
