@@ -26,16 +26,17 @@ fn sysctl_through_a_bind_over_proc_sys_is_refused() {
     ));
     b.config_mut()["linux"]["sysctl"] = json!({ "kernel.domainname": "pwned" });
     let out = b.run(&[]);
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "untouched\n",
+        "the sysctl was written into the host file mounted over /proc/sys\n{}",
+        out.describe()
+    );
     out.failed_with_one_line();
     if !is_runc() {
         out.stderr_mentions_any(&["linux.sysctl.kernel.domainname"])
             .stderr_mentions_any(&["mount point"]);
     }
-    assert_eq!(
-        fs::read_to_string(&victim).unwrap(),
-        "untouched\n",
-        "the sysctl was written into the host file mounted over /proc/sys"
-    );
     assert_no_leftovers(&b, b.id());
 }
 
