@@ -75,3 +75,15 @@ bench-v2: build
 .PHONY: test-systemd
 test-systemd: build
 	HUSK_BIN=$(HUSK) hack/vm/test-systemd.sh
+
+# make fuzz: a bounded (FUZZ_TIME=60 s) cargo-fuzz run over config.json loading
+# and validation (fuzz/, its own workspace; hack/fuzz.sh installs cargo-fuzz).
+.PHONY: fuzz
+fuzz:
+	hack/fuzz.sh
+
+# make soak: 1000 create/start/delete cycles (SOAK_RUNS), then zero errors and
+# zero leftovers (hack/soak.sh; not in CI).
+.PHONY: soak
+soak: build
+	HUSK=$(HUSK) hack/soak.sh

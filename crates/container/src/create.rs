@@ -118,6 +118,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         hooks: spec.hooks.clone(),
     };
     let mut container = Container::new(dir.clone(), lock, state);
+    let _closed_in_chain = husk_process::close_in_chain(container.lock_fd());
     // Saved before anything is made, so that `delete --force` can undo a
     // create that was killed half way.
     container.save()?;

@@ -141,6 +141,11 @@ pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
 }
 
 impl Container {
+    /// The flock'ed state directory descriptor (for the chain to close).
+    pub(crate) fn lock_fd(&self) -> std::os::fd::RawFd {
+        self.dir_fd.raw()
+    }
+
     pub(crate) fn new(dir: PathBuf, dir_fd: DirHandle, state: StateData) -> Self {
         Container {
             dir,

@@ -25,6 +25,7 @@ pub(crate) fn run_chain(
         Err(e) => return Err(LaunchError::Runtime(format!("fork: {e}"))),
         Ok(ForkResult::Child) => {
             drop(ours);
+            crate::fork_close::close_inherited();
             if let Err(e) = intermediate(&theirs) {
                 let _ = theirs.send(&Msg::Error(e));
                 exit_now(1);

@@ -152,8 +152,7 @@ fn process(args: &ExecArgs, ch: &Channel) -> Result<std::convert::Infallible, St
     }
     rlimits::apply(&p.rlimits)?;
     if let Some(adj) = p.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| format!("process.oomScoreAdj: {e}"))?;
+        crate::procfs::write_oom_score_adj(adj)?;
     }
     identity::enter_cwd(p, false)?;
     let (program, env) = identity::program_and_env(p, &args.extra_env)?;

@@ -27,8 +27,7 @@ pub fn write_as_user(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(
         if is_own_id_only(gid, egid) {
             // Without this the kernel refuses the gid map: a user must not
             // drop supplementary groups it holds by mapping them away.
-            std::fs::write(format!("/proc/{pid}/setgroups"), b"deny")
-                .map_err(|e| format!("linux.gidMappings: write /proc/{pid}/setgroups: {e}"))?;
+            crate::procfs::write_pid(pid, "setgroups", b"deny", "linux.gidMappings")?;
             write_map(pid, "gid_map", gid, "linux.gidMappings")?;
         } else {
             helper("newgidmap", pid, gid, "linux.gidMappings")?;
@@ -42,8 +41,7 @@ fn write_map(pid: i32, file: &str, m: &[IdMapping], field: &str) -> Result<(), S
         .iter()
         .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
         .collect();
-    std::fs::write(format!("/proc/{pid}/{file}"), text)
-        .map_err(|e| format!("{field}: write /proc/{pid}/{file}: {e}"))
+    Ok(crate::procfs::write_pid(pid, file, text.as_bytes(), field)?)
 }
 
 fn helper(prog: &str, pid: i32, m: &[IdMapping], field: &str) -> Result<(), String> {

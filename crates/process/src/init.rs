@@ -55,8 +55,7 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     }
     write_sysctls(spec)?;
     if let Some(adj) = process.oom_score_adj {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .map_err(|e| format!("process.oomScoreAdj: write /proc/self/oom_score_adj: {e}"))?;
+        crate::procfs::write_oom_score_adj(adj)?;
     }
     if in_userns {
         sys::set_dumpable(false)?;
@@ -187,9 +186,7 @@ fn set_domainname(d: &str) -> Result<(), String> {
 fn write_sysctls(spec: &Spec) -> Result<(), String> {
     let Some(l) = &spec.linux else { return Ok(()) };
     for (key, value) in &l.sysctl {
-        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, value.as_bytes())
-            .map_err(|e| format!("linux.sysctl.{key}: write {}: {e}", path.display()))?;
+        crate::procfs::write_sysctl(key, value)?;
     }
     Ok(())
 }

@@ -147,8 +147,7 @@ fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), S
         if text.is_empty() {
             return Ok(());
         }
-        std::fs::write(format!("/proc/{pid}/{file}"), text.as_bytes())
-            .map_err(|e| format!("{field}: write /proc/{pid}/{file}: {e}"))
+        Ok(crate::procfs::write_pid(pid, file, text.as_bytes(), field)?)
     };
     write("uid_map", map_text(uid), "linux.uidMappings")?;
     write("gid_map", map_text(gid), "linux.gidMappings")
@@ -217,6 +216,9 @@ fn write_time_offsets(spec: &Spec) -> Result<(), String> {
         }
         text.push_str(&format!("{clock} {} {}\n", o.secs, o.nanosecs));
     }
-    std::fs::write("/proc/self/timens_offsets", text)
-        .map_err(|e| format!("linux.timeOffsets: write /proc/self/timens_offsets: {e}"))
+    Ok(crate::procfs::write_self(
+        "timens_offsets",
+        text.as_bytes(),
+        "linux.timeOffsets",
+    )?)
 }

@@ -73,9 +73,7 @@ fn open_lib() -> Result<Lib, String> {
         // NULL. The library stays loaded for the life of the process.
         .map(|n| unsafe { libc::dlopen(n.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) })
         .find(|h| !h.is_null())
-        .ok_or_else(|| {
-            "cannot load libseccomp.so.2 (install Debian's libseccomp2)".to_string()
-        })?;
+        .ok_or_else(|| "cannot load libseccomp.so.2 (install Debian's libseccomp2)".to_string())?;
     let sym = |name: &std::ffi::CStr| -> Result<*mut c_void, String> {
         // SAFETY: `handle` is a live dlopen handle, `name` a valid C string.
         let p = unsafe { libc::dlsym(handle, name.as_ptr()) };
@@ -103,9 +101,7 @@ fn open_lib() -> Result<Lib, String> {
             rule_add_array: std::mem::transmute::<*mut c_void, RuleAddFn>(sym(
                 c"seccomp_rule_add_array",
             )?),
-            export_bpf: std::mem::transmute::<*mut c_void, ExportFn>(sym(
-                c"seccomp_export_bpf",
-            )?),
+            export_bpf: std::mem::transmute::<*mut c_void, ExportFn>(sym(c"seccomp_export_bpf")?),
         })
     }
 }

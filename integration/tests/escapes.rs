@@ -1,0 +1,321 @@
+//! Attacks on the runtime itself (issue 7): writes to /proc that an
+//! overmount would redirect, a rootfs whose /proc, /sys or /dev are
+//! symlinks out of it, and container processes trying to reach the husk
+//! binary through /proc/PID/exe. Each checks the host afterwards.
+
+use husk_integration::*;
+use serde_json::json;
+use std::fs;
+use std::path::Path;
+
+// ---------------------------------------------------------------------------
+// Writes to /proc through a verified procfs handle (CVE-2025-52881 class)
+
+/// A host file bind-mounted over /proc/sys/kernel/domainname, with a
+/// linux.sysctl entry for kernel.domainname: a runtime writing the path
+/// would write the host file. The create must be refused (runc refuses the
+/// mount itself; husk refuses the write) and the host file left alone.
+#[test]
+fn sysctl_through_a_bind_over_proc_sys_is_refused() {
+    let mut b = Bundle::new("sysctl-bind", &["true"]);
+    let victim = write_file(&b.host_dir().join("victim"), "untouched\n");
+    b.add_mount(bind_mount(
+        &victim,
+        "/proc/sys/kernel/domainname",
+        &["bind"],
+    ));
+    b.config_mut()["linux"]["sysctl"] = json!({ "kernel.domainname": "pwned" });
+    let out = b.run(&[]);
+    assert_eq!(
+        fs::read_to_string(&victim).unwrap(),
+        "untouched\n",
+        "the sysctl was written into the host file mounted over /proc/sys\n{}",
+        out.describe()
+    );
+    out.failed_with_one_line();
+    if !is_runc() {
+        out.stderr_mentions_any(&["linux.sysctl.kernel.domainname"])
+            .stderr_mentions_any(&["mount point"]);
+    }
+    assert_no_leftovers(&b, b.id());
+}
+
+/// A tmpfs over /proc/sys/kernel: writing kernel.domainname there would
+/// create a plain file on the tmpfs and report success while the sysctl is
+/// never set. Refused.
+#[test]
+fn sysctl_through_a_tmpfs_over_proc_sys_is_refused() {
+    if skip_under_runc(
+        "sysctl_through_a_tmpfs_over_proc_sys_is_refused",
+        "runc 1.1.5 writes the sysctl into a file on the tmpfs and runs the container",
+    ) {
+        return;
+    }
+    let mut b = Bundle::new("sysctl-tmpfs", &["cat", "/proc/sys/kernel/domainname"]);
+    b.add_mount(json!({
+        "destination": "/proc/sys/kernel", "type": "tmpfs", "source": "tmpfs",
+        "options": ["size=64k"]
+    }));
+    b.config_mut()["linux"]["sysctl"] = json!({ "kernel.domainname": "pwned" });
+    let out = b.run(&[]);
+    out.failed_with_one_line();
+    if !is_runc() {
+        out.stderr_mentions_any(&["linux.sysctl.kernel.domainname"])
+            .stderr_mentions_any(&["mount point"]);
+    }
+    assert_no_leftovers(&b, b.id());
+}
+
+/// The verified path still writes real sysctls (and oomScoreAdj) when
+/// nothing is mounted over them.
+#[test]
+fn sysctl_and_oom_score_adj_are_written() {
+    let mut b = Bundle::new(
+        "sysctl-ok",
+        &[
+            "sh",
+            "-c",
+            "cat /proc/sys/kernel/domainname /proc/self/oom_score_adj",
+        ],
+    );
+    b.config_mut()["linux"]["sysctl"] = json!({ "kernel.domainname": "husk-dom" });
+    b.config_mut()["process"]["oomScoreAdj"] = json!(123);
+    let out = b.run(&[]);
+    out.ok().stdout_is("husk-dom\n123\n");
+    assert_no_leftovers(&b, b.id());
+}
+
+/// A sysctl name with `..` must not reach another /proc file.
+#[test]
+fn sysctl_name_cannot_climb_out_of_proc_sys() {
+    let mut b = Bundle::new("sysctl-dotdot", &["cat", "/proc/self/oom_score_adj"]);
+    b.config_mut()["linux"]["sysctl"] = json!({ "kernel/../../1/oom_score_adj": "999" });
+    let out = b.run(&[]);
+    assert!(
+        !(out.success() && out.stdout.trim() == "999"),
+        "a sysctl name reached /proc/1/oom_score_adj:\n{}",
+        out.describe()
+    );
+    out.failed_with_message();
+    assert_no_leftovers(&b, b.id());
+}
+
+// ---------------------------------------------------------------------------
+// The husk binary through /proc/PID/exe (CVE-2019-5736 class)
+
+/// Compiles the attacker (tests/attacker/main.rs, std only) statically, as
+/// the rootfs has no libc.
+fn build_attacker(dst: &Path) {
+    let src = workspace_dir().join("integration/tests/attacker/main.rs");
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .args([
+            "--edition",
+            "2021",
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(dst)
+        .output()
+        .expect("run rustc");
+    assert!(
+        out.status.success(),
+        "compiling the attacker failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sha256(p: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A container process spins over the newest pids of its pid namespace
+/// trying to open /proc/PID/exe (read-only, write-only, read-write, then
+/// reopening a read-only fd for writing), stat and readlink it and read
+/// /proc/PID/maps, while husk `exec`s into the container again and again
+/// and creates, starts and deletes containers that join its pid namespace
+/// (their init is a fork of husk from create until start). It must never
+/// reach the husk binary, and the binary must be unchanged. The attacker
+/// must also have seen the chain processes (denied at least once), or the
+/// test proves nothing.
+#[test]
+fn container_processes_never_reach_the_husk_binary() {
+    use std::os::unix::fs::MetadataExt;
+    const EXECS: usize = 200;
+    const JOINERS: usize = 10;
+    let bin = husk_bin();
+    let before = sha256(&bin);
+    let md = fs::metadata(&bin).unwrap();
+    let name = bin.file_name().unwrap().to_string_lossy().into_owned();
+    let mut b = Bundle::new("exe-attack", &["true"]);
+    build_attacker(&b.rootfs().join("bin/attacker"));
+    let out_dir = b.host_dir().join("out");
+    fs::create_dir_all(&out_dir).unwrap();
+    b.add_mount(bind_mount(&out_dir, "/out", &["bind"]));
+    let (dev, ino) = (md.dev().to_string(), md.ino().to_string());
+    b.set_args(&["/bin/attacker", &dev, &ino, &name, "/out"]);
+    b.create_and_start();
+    assert!(
+        poll(|| out_dir.join("ready").exists().then_some(())).is_some(),
+        "the attacker never started"
+    );
+    let rt = b.runtime();
+    let pid_ns = format!("/proc/{}/ns/pid", b.pid());
+    let mut joiner = Bundle::new("exe-attack-joiner", &["true"]);
+    joiner.set_namespace("pid", Some(&pid_ns));
+    for i in 0..EXECS {
+        if out_dir.join("result").exists() {
+            break; // the attacker gave up early: it has what it wanted
+        }
+        rt.exec(&["exec", b.id(), "/bin/true"]).ok();
+        if i % (EXECS / JOINERS) == 0 {
+            let jid = format!("{}-{i}", joiner.id());
+            joiner.create_as(&jid, &[]).ok();
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            let jrt = joiner.runtime();
+            jrt.exec(&["start", &jid]).ok();
+            jrt.wait_for_status(&jid, "stopped");
+            jrt.exec(&["delete", &jid]).ok();
+            assert_no_leftovers(&joiner, &jid);
+        }
+    }
+    fs::write(out_dir.join("stop"), "").unwrap();
+    let result = poll(|| fs::read_to_string(out_dir.join("result")).ok())
+        .expect("the attacker wrote no result");
+    b.wait_for_status("stopped");
+    b.delete().ok();
+    assert_no_leftovers(&b, b.id());
+    eprintln!("attacker: {}", result.lines().last().unwrap_or(""));
+    let hits: Vec<&str> = result.lines().filter(|l| l.starts_with("HIT")).collect();
+    assert!(
+        hits.is_empty(),
+        "a container process reached the husk binary:\n{result}"
+    );
+    let denied: u64 = result
+        .lines()
+        .last()
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        denied > 0,
+        "the attacker never saw a husk process (was never denied): the test proved nothing\n{result}"
+    );
+    assert_eq!(sha256(&bin), before, "the husk binary changed");
+}
+
+// ---------------------------------------------------------------------------
+// A rootfs whose /proc, /sys or /dev is a symlink out of it
+
+/// Host mount points that a symlinked /proc, /sys or /dev could hit.
+fn sensitive_host_mounts(scratch: &Path) -> Vec<String> {
+    let mut v: Vec<String> = host_mounts()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| {
+            p.starts_with(scratch)
+                || ["/etc", "/proc", "/sys", "/dev"]
+                    .iter()
+                    .any(|top| p.starts_with(top) && !p.starts_with("/tmp/husk-it-"))
+        })
+        .map(|p| p.display().to_string())
+        .filter(|p| !p.starts_with("/tmp/") || p.starts_with(&*scratch.to_string_lossy()))
+        .collect();
+    v.sort();
+    v
+}
+
+/// /proc, /sys, /dev and a mount target (/data) each replaced by a symlink to an absolute host
+/// path (missing, or an existing directory), and to a relative path climbing
+/// out (`../../..`): the container either runs with its mounts inside its
+/// root or is refused, and on the host nothing is mounted, nothing is
+/// created in the target, and nothing is left behind.
+#[test]
+fn symlinked_proc_sys_dev_stay_inside_the_root() {
+    for dir in ["proc", "sys", "dev", "data"] {
+        for kind in ["abs-missing", "abs-existing", "relative"] {
+            if is_runc() && dir == "dev" && kind == "abs-existing" {
+                eprintln!(
+                    "SKIP rootfs/dev -> existing host dir under runc: runc 1.1.5 creates \
+                     fd, stdin, stdout, stderr and ptmx symlinks in that host directory"
+                );
+                continue;
+            }
+            let mut b = Bundle::new(
+                &format!("symlinked-{dir}-{kind}"),
+                &["sh", "-c", "echo inside; ls / >/dev/null"],
+            );
+            let scratch = b.host_dir().join("target");
+            fs::create_dir_all(&scratch).unwrap();
+            // A host path that does not exist yet: a runtime following the
+            // link on the host would create it (mount destinations are
+            // created when missing), or make device nodes in it.
+            // And an existing host directory, standing for /etc: runc 1.1.5
+            // made fd, stdin, stdout, stderr and ptmx symlinks in the host's
+            // /etc itself when rootfs/dev -> /etc (seen while writing this
+            // test), so the suite never points at the real /etc.
+            let escape = scratch.join("escape");
+            let existing = scratch.join("existing");
+            fs::create_dir_all(&existing).unwrap();
+            let target = match kind {
+                "abs-missing" => escape.display().to_string(),
+                "abs-existing" => existing.display().to_string(),
+                _ => format!("../../../../../../../..{}", escape.display()),
+            };
+            let link = b.rootfs().join(dir);
+            if dir == "data" {
+                // A mount target of the config's own, planted as a symlink.
+                b.add_mount(json!({
+                    "destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                    "options": ["size=64k"]
+                }));
+            } else {
+                fs::remove_dir_all(&link).unwrap();
+            }
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let mounts_before = sensitive_host_mounts(&scratch);
+            let out = b.run(&[]);
+            let what = format!("rootfs/{dir} -> {target}");
+            eprintln!(
+                "{what}: {}",
+                if out.success() {
+                    "ran".to_string()
+                } else {
+                    format!("refused: {}", out.stderr.trim())
+                }
+            );
+            if out.success() {
+                assert_eq!(out.stdout, "inside\n", "{what}\n{}", out.describe());
+            } else {
+                out.failed_with_message();
+            }
+            let names = |d: &Path| -> Vec<_> {
+                fs::read_dir(d)
+                    .unwrap()
+                    .flatten()
+                    .map(|e| e.file_name())
+                    .collect()
+            };
+            assert_eq!(
+                names(&scratch),
+                ["existing"],
+                "{what}: the host directory got entries"
+            );
+            let left = names(&existing);
+            assert!(left.is_empty(), "{what}: the host directory got {left:?}");
+            assert_eq!(
+                mounts_before,
+                sensitive_host_mounts(&scratch),
+                "{what}: host mounts changed"
+            );
+            assert_no_leftovers(&b, b.id());
+        }
+    }
+}
