@@ -17,7 +17,7 @@
 # Guest: host / read-only (9p) under a tmpfs overlay, the workspace and every
 # --share read-write at their host paths, fresh /tmp and /run. CMD runs from
 # the current directory (else /) with PATH, HOME=/root and, when set here,
-# HUSK_BIN, RUNTIMETEST_BIN, RUST_BACKTRACE, RUST_LOG; stdin is /dev/null.
+# HUSK_BIN, RUNTIMETEST_BIN, RUSTC, RUST_BACKTRACE, RUST_LOG; stdin is /dev/null.
 # Exit status: CMD's; 124 on timeout; 125 when the VM failed to report one.
 # Env: HUSK_VM_DIR (cache, default /var/tmp/husk-vm), HUSK_VM_ACCEL (kvm|tcg),
 #      HUSK_VM_APPEND (extra kernel command line).
@@ -197,7 +197,7 @@ echo "$CACHE/kernel/lib/modules/$kver" > "$run/moddir"
 {
     echo "cd $(q "$PWD") 2>/dev/null || cd /"
     echo "export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root"
-    for v in HUSK_BIN RUNTIMETEST_BIN RUST_BACKTRACE RUST_LOG; do
+    for v in HUSK_BIN RUNTIMETEST_BIN RUSTC RUST_BACKTRACE RUST_LOG; do
         [ -n "${!v:-}" ] && echo "export $v=$(q "${!v}")"
     done
     printf 'exec'; for a in "$@"; do printf ' %s' "$(q "$a")"; done; echo

@@ -25,6 +25,10 @@ test_bins() {
     }
 }
 command -v jq >/dev/null || hack/deps.sh
+# The escape tests compile their attacker with rustc at run time; the VM has
+# no rustup on its PATH, so name the toolchain's real compiler.
+RUSTC=${RUSTC:-$(rustc --print sysroot)/bin/rustc}
+export RUSTC
 echo "test-v2: building the test binaries" >&2
 cgroups=$(test_bins husk-cgroups cgroups)
 integration=$(test_bins husk-integration integration)
