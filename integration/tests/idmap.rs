@@ -73,6 +73,8 @@ fn idmap_with_the_mounts_own_mappings() {
         (0, 0),
         "the host file keeps its owner"
     );
+    // runtimetest sees the mount as idmapped (mountinfo) among the rest.
+    check_with_runtimetest(&mut b);
     assert_no_leftovers(&b, b.id());
 }
 
@@ -107,6 +109,7 @@ fn idmap_defaults_to_the_containers_mappings() {
         "0\n65534",
         "idmapped: root; plain bind: the overflow uid"
     );
+    check_with_runtimetest(&mut b);
     assert_no_leftovers(&b, b.id());
 }
 

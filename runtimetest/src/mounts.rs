@@ -24,6 +24,8 @@ pub struct FlagExpect {
     pub nodev: Option<bool>,
     pub noexec: Option<bool>,
     pub nodiratime: Option<bool>,
+    /// `idmap`/`ridmap`: the mount must show as idmapped.
+    pub idmapped: Option<bool>,
     pub atime: Option<Atime>,
     /// `norelatime` was given (and no later atime mode): relatime must be off.
     pub no_relatime: bool,
@@ -44,6 +46,7 @@ pub fn expected_flags<S: AsRef<str>>(options: &[S]) -> FlagExpect {
             _ => opt,
         };
         match plain {
+            "idmap" | "ridmap" => e.idmapped = Some(true),
             "ro" => e.ro = Some(true),
             "rw" => e.ro = Some(false),
             "nosuid" => e.nosuid = Some(true),
@@ -124,6 +127,7 @@ pub fn flag_mismatches<S: AsRef<str>>(want: &FlagExpect, actual: &[S]) -> Vec<St
     want_flag(want.nodev, "nodev", "dev");
     want_flag(want.noexec, "noexec", "exec");
     want_flag(want.nodiratime, "nodiratime", "diratime");
+    want_flag(want.idmapped, "idmapped", "not idmapped");
     match want.atime {
         Some(Atime::Relatime) if !has("relatime") => out.push("relatime".to_string()),
         Some(Atime::Noatime) if !has("noatime") => out.push("noatime".to_string()),
