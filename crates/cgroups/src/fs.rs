@@ -51,8 +51,24 @@ pub(crate) fn missing(h: &Hierarchy) -> Vec<PathBuf> {
 }
 
 /// `mkdir -p` that appends to `made` exactly the directories it created, in
-/// creation order. A directory that appears concurrently is someone else's.
+/// creation order. A directory that appears concurrently is someone else's;
+/// one that vanishes concurrently (another container's delete removing a
+/// parent it had made, now empty) is made again.
 pub(crate) fn mkdir_p(dir: &Path, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    let mut attempts = 0;
+    loop {
+        match mkdir_p_once(dir, made) {
+            Err(CgroupError::Create { err, .. })
+                if err.kind() == io::ErrorKind::NotFound && attempts < 20 =>
+            {
+                attempts += 1;
+            }
+            other => return other,
+        }
+    }
+}
+
+fn mkdir_p_once(dir: &Path, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
     let mut missing = Vec::new();
     let mut d = dir;
     while !d.exists() {
