@@ -1,5 +1,5 @@
 //! The seccomp compiler: `linux.seccomp` to a BPF program (with
-//! libseccomp, linked statically), loading it on the container side, and
+//! libseccomp, opened with dlopen on first use), loading it on the container side, and
 //! handing SCMP_ACT_NOTIFY listeners to their agent.
 //!
 //! The split matters: compiling allocates and may fail on bad input, so it
