@@ -13,7 +13,11 @@ cd "$HERE/../.."
 command -v jq >/dev/null || hack/deps.sh
 [ -x /lib/systemd/systemd ] || {
     echo "test-systemd: installing systemd (the package only: nothing is started on this host)" >&2
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends systemd >/dev/null
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get install -y -q --no-install-recommends systemd >/dev/null 2>&1 || {
+        apt-get update -q >/dev/null
+        apt-get install -y -q --no-install-recommends systemd >/dev/null
+    }
 }
 echo "test-systemd: building the test binary" >&2
 bin=$(${CARGO:-cargo} test -p husk-integration --test systemd --no-run --message-format=json |
