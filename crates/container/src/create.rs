@@ -50,10 +50,14 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     }
     husk_process::check_host(process)
         .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
-    let seccomp_profile = spec.linux.as_ref().and_then(|l| l.seccomp.clone());
-    let seccomp = seccomp_profile
+    let seccomp_json = spec
+        .linux
         .as_ref()
-        .map(|p| crate::seccomp::compile(&opts.root, p))
+        .and_then(|l| l.seccomp.as_ref())
+        .map(crate::seccomp::profile_json);
+    let seccomp = seccomp_json
+        .as_deref()
+        .map(|j| crate::seccomp::compile(&opts.root, j))
         .transpose()?;
     let root_path = &spec.root.as_ref().expect("validated").path;
     let rootfs_cfg = bundle.join(root_path);
@@ -94,8 +98,8 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         state_json: String::new(),
     };
     let lock = lock_dir(&dir, &opts.id)?;
-    if let Some(p) = &seccomp_profile {
-        crate::seccomp::save_profile(&dir, p)?;
+    if let Some(j) = &seccomp_json {
+        crate::seccomp::save_profile(&dir, j)?;
     }
     crate::notify::setup_spec(&mut spec, &dir)?;
     let linux = spec.linux_or_default();

@@ -51,7 +51,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
     let root = c.dir.parent().unwrap_or(&c.dir);
     let seccomp = profile
         .as_ref()
-        .map(|p| crate::seccomp::compile(root, p))
+        .map(|j| crate::seccomp::compile(root, j))
         .transpose()?;
     let args = ExecArgs {
         init_pid: c.state.pid,
@@ -63,7 +63,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
     let mut parent = Parent {
         c,
         opts,
-        profile: profile.as_ref(),
+        profile: profile.as_deref(),
         relayed: None,
     };
     let pid = exec_into(&args, &mut parent)?;
@@ -79,7 +79,8 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
 struct Parent<'a> {
     c: &'a Container,
     opts: &'a ExecOptions,
-    profile: Option<&'a husk_spec::Seccomp>,
+    /// The container's linux.seccomp as JSON, parsed only for a listener.
+    profile: Option<&'a [u8]>,
     relayed: Option<OwnedFd>,
 }
 
@@ -92,11 +93,12 @@ impl ExecParent for Parent<'_> {
     }
 
     fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String> {
-        let s = self
+        let json = self
             .profile
             .ok_or("seccomp listener without linux.seccomp")?;
+        let s = crate::seccomp::parse(json).map_err(|e| e.to_string())?;
         let state = self.c.oci_state_json(self.c.status());
-        crate::seccomp::forward_listener(s, pid, &state, listener)
+        crate::seccomp::forward_listener(&s, pid, &state, listener)
     }
 
     fn console(&mut self, master: OwnedFd) -> Result<(), String> {

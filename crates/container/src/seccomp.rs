@@ -19,16 +19,24 @@ const CACHE_MAGIC: &[u8; 8] = b"huskbpf1";
 /// Beyond this many cached programs the cache starts over.
 const CACHE_MAX: usize = 64;
 
-/// Compiles the profile, or takes it from the cache under `root`; unknown
-/// syscall names are skipped with one warning, as runc skips them.
-pub(crate) fn compile(root: &Path, s: &Seccomp) -> Result<Program, ContainerError> {
-    let key = cache_key(s);
+/// A profile as JSON: what `create` saves for `exec`, and (with the husk
+/// binary's identity) the cache key. Made once per command.
+pub(crate) fn profile_json(s: &Seccomp) -> Vec<u8> {
+    serde_json::to_vec(s).unwrap_or_default()
+}
+
+/// Compiles the profile (`json`, from [`profile_json`] or the state
+/// directory), or takes it from the cache under `root`, where a hit needs no
+/// parsing at all; unknown syscall names are skipped with one warning, as
+/// runc skips them.
+pub(crate) fn compile(root: &Path, json: &[u8]) -> Result<Program, ContainerError> {
+    let key = cache_key(json);
     let dir = root.join(CACHE_DIR);
     let path = dir.join(format!("{:016x}", hash(&key)));
     let (program, skipped) = match read_cached(&path, &key) {
         Some(hit) => hit,
         None => {
-            let (p, skipped) = husk_seccomp::compile(s)?;
+            let (p, skipped) = husk_seccomp::compile(&parse(json)?)?;
             let skipped = skipped.unknown_syscalls.join(", ");
             if let Err(e) = write_cached(&dir, &path, &key, &skipped, &p) {
                 tracing::debug!("seccomp cache: write {}: {e}", path.display());
@@ -47,9 +55,14 @@ pub(crate) fn compile(root: &Path, s: &Seccomp) -> Result<Program, ContainerErro
     Ok(program)
 }
 
-/// The profile as JSON plus the identity of this husk binary (libseccomp
-/// is linked in: another build may compile differently).
-fn cache_key(s: &Seccomp) -> Vec<u8> {
+pub(crate) fn parse(json: &[u8]) -> Result<Seccomp, ContainerError> {
+    serde_json::from_slice(json)
+        .map_err(|e| ContainerError::Other(format!("linux.seccomp (as saved by create): {e}")))
+}
+
+/// The profile's JSON plus the identity of this husk binary (another build
+/// may compile differently).
+fn cache_key(json: &[u8]) -> Vec<u8> {
     use std::os::unix::fs::MetadataExt;
     let exe = std::fs::metadata("/proc/self/exe")
         .map(|m| {
@@ -63,7 +76,8 @@ fn cache_key(s: &Seccomp) -> Vec<u8> {
             )
         })
         .unwrap_or_default();
-    let mut key = serde_json::to_vec(s).unwrap_or_default();
+    let mut key = Vec::with_capacity(json.len() + exe.len() + 1);
+    key.extend_from_slice(json);
     key.push(b'\n');
     key.extend_from_slice(exe.as_bytes());
     key
@@ -143,19 +157,16 @@ fn write_cached(
     std::fs::rename(&tmp, path)
 }
 
-pub(crate) fn save_profile(dir: &Path, s: &Seccomp) -> Result<(), ContainerError> {
+pub(crate) fn save_profile(dir: &Path, json: &[u8]) -> Result<(), ContainerError> {
     let path = dir.join(PROFILE_FILE);
-    let text = serde_json::to_vec(s).map_err(|e| ContainerError::Other(e.to_string()))?;
-    std::fs::write(&path, text).map_err(|e| ContainerError::io("write", path, e))
+    std::fs::write(&path, json).map_err(|e| ContainerError::io("write", path, e))
 }
 
-/// The profile saved at create, if the container has one.
-pub(crate) fn load_profile(c: &Container) -> Result<Option<Seccomp>, ContainerError> {
+/// The profile JSON saved at create, if the container has one.
+pub(crate) fn load_profile(c: &Container) -> Result<Option<Vec<u8>>, ContainerError> {
     let path = c.dir.join(PROFILE_FILE);
     match std::fs::read(&path) {
-        Ok(b) => serde_json::from_slice(&b)
-            .map(Some)
-            .map_err(|e| ContainerError::Other(format!("{}: {e}", path.display()))),
+        Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(ContainerError::io("read", path, e)),
     }
