@@ -25,6 +25,12 @@ fn enabled() -> Enabled {
     })
 }
 
+fn selinux_refused(label: &str) -> String {
+    format!(
+        "process.selinuxLabel: {label:?} is set, but SELinux is disabled or not supported on this host"
+    )
+}
+
 fn set(v: &Option<String>) -> Option<&str> {
     v.as_deref().filter(|s| !s.is_empty())
 }
@@ -32,19 +38,18 @@ fn set(v: &Option<String>) -> Option<&str> {
 /// Host side, before anything is made: refuses an SELinux label the host
 /// cannot apply, notes an AppArmor profile that will be ignored.
 pub fn check(p: &Process) -> Result<(), String> {
-    let on = enabled();
+    // Nothing to read from the host unless a field asks (the common case,
+    // on create's hot path).
     if let Some(profile) = set(&p.apparmor_profile) {
-        if !on.apparmor {
+        if !enabled().apparmor {
             tracing::debug!(
                 "process.apparmorProfile {profile:?} ignored: AppArmor is not enabled on this host"
             );
         }
     }
     if let Some(label) = set(&p.selinux_label) {
-        if !on.selinux {
-            return Err(format!(
-                "process.selinuxLabel: {label:?} is set, but SELinux is disabled or not supported on this host"
-            ));
+        if !enabled().selinux {
+            return Err(selinux_refused(label));
         }
     }
     Ok(())
@@ -67,8 +72,7 @@ fn write_attr(paths: &[&str], value: &str, field: &str) -> Result<(), String> {
 
 /// In the process about to exec: the labels for that exec.
 pub fn apply(p: &Process) -> Result<(), String> {
-    let on = enabled();
-    if let Some(profile) = set(&p.apparmor_profile).filter(|_| on.apparmor) {
+    if let Some(profile) = set(&p.apparmor_profile).filter(|_| enabled().apparmor) {
         write_attr(
             &["/proc/self/attr/apparmor/exec", "/proc/self/attr/exec"],
             &format!("exec {profile}"),
@@ -76,10 +80,8 @@ pub fn apply(p: &Process) -> Result<(), String> {
         )?;
     }
     if let Some(label) = set(&p.selinux_label) {
-        if !on.selinux {
-            return Err(format!(
-                "process.selinuxLabel: {label:?} is set, but SELinux is disabled or not supported on this host"
-            ));
+        if !enabled().selinux {
+            return Err(selinux_refused(label));
         }
         write_attr(&["/proc/self/attr/exec"], label, "process.selinuxLabel")?;
     }
