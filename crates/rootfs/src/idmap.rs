@@ -4,24 +4,15 @@
 //! the id mapping of a user namespace made for it, kept as an fd. The
 //! container init later attaches it at the destination with move_mount.
 
+use crate::mount_attr::{setattr, AT_RECURSIVE, MOUNT_ATTR_IDMAP};
 use crate::RootfsError;
 use husk_spec::{IdMapping, Mount};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 
 const OPEN_TREE_CLONE: libc::c_uint = 1;
-const AT_RECURSIVE: libc::c_uint = 0x8000;
-const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 const MOVE_MOUNT_T_EMPTY_PATH: libc::c_uint = 0x40;
-
-#[repr(C)]
-struct MountAttr {
-    attr_set: u64,
-    attr_clr: u64,
-    propagation: u64,
-    userns_fd: u64,
-}
 
 /// True when the mount asks for an idmapped mount; the second value says
 /// whether the mapping applies to submounts too (`ridmap`).
@@ -119,27 +110,14 @@ fn clone_idmapped(
     }
     // SAFETY: the kernel just returned this fd; nothing else owns it.
     let tree = unsafe { OwnedFd::from_raw_fd(fd as RawFd) };
-    let attr = MountAttr {
-        attr_set: MOUNT_ATTR_IDMAP,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: userns.as_raw_fd() as u64,
-    };
     let at = libc::AT_EMPTY_PATH as libc::c_uint | if recursive_map { AT_RECURSIVE } else { 0 };
-    // SAFETY: `attr` is a repr(C) mount_attr (the 32-byte first version,
-    // whose size is passed) that outlives the call; "" is a valid C string.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            tree.as_raw_fd(),
-            c"".as_ptr(),
-            at,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        let e = std::io::Error::last_os_error();
+    if let Err(e) = setattr(
+        tree.as_raw_fd(),
+        c"",
+        at,
+        MOUNT_ATTR_IDMAP,
+        userns.as_raw_fd(),
+    ) {
         let hint = if e.raw_os_error() == Some(libc::EINVAL) {
             " (the filesystem may not support idmapped mounts)"
         } else {
@@ -148,47 +126,6 @@ fn clone_idmapped(
         return Err(format!("mount_setattr(MOUNT_ATTR_IDMAP): {e}{hint}"));
     }
     Ok(tree)
-}
-
-/// Sets ro/nosuid/nodev/noexec (as in `flags`) on the mount at `path` and
-/// every mount below it, which a bind remount cannot do.
-pub fn restrict_recursively(path: &Path, flags: nix::mount::MsFlags) -> std::io::Result<()> {
-    use nix::mount::MsFlags;
-    let mut set = 0u64;
-    for (f, a) in [
-        (MsFlags::MS_RDONLY, 0x1),
-        (MsFlags::MS_NOSUID, 0x2),
-        (MsFlags::MS_NODEV, 0x4),
-        (MsFlags::MS_NOEXEC, 0x8),
-    ] {
-        if flags.contains(f) {
-            set |= a;
-        }
-    }
-    let attr = MountAttr {
-        attr_set: set,
-        attr_clr: 0,
-        propagation: 0,
-        userns_fd: 0,
-    };
-    let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
-        .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `c` and `attr` (a repr(C) mount_attr of the size passed)
-    // outlive the call, which only reads them.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_mount_setattr,
-            libc::AT_FDCWD,
-            c.as_ptr(),
-            AT_RECURSIVE,
-            &attr as *const MountAttr,
-            std::mem::size_of::<MountAttr>(),
-        )
-    };
-    if rc < 0 {
-        return Err(std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 /// Attaches a prepared tree at `target` (an O_PATH fd of the verified

@@ -8,6 +8,7 @@ mod error;
 mod finalize;
 mod idmap;
 mod mount;
+mod mount_attr;
 mod options;
 mod pivot;
 mod resolve;

@@ -406,7 +406,7 @@ fn mount_cgroup(
                 )
                 .map_err(|e| err(e, "bind the host's cgroups onto", target))?;
                 // The hierarchies are submounts: the flags go on every one.
-                crate::idmap::restrict_recursively(target, f)
+                crate::mount_attr::restrict_recursively(target, f)
                     .map_err(|e| err(errno(&e), "restrict", target))
             }
             r => r.map_err(|e| err(e, "mount cgroup2 on", target)),
