@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 mod cgroup_cmds;
+mod cli;
 mod exec_cmd;
 mod features;
 mod list;
@@ -17,155 +18,15 @@ mod logging;
 mod spec_cmd;
 
 use anyhow::{bail, Context, Result};
-use clap::{Parser, Subcommand};
+use cli::{Cli, Cmd, CreateArgs};
 use husk_container::{self as container, CreateOptions};
-use logging::{LogFormat, Logger};
+use logging::Logger;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-#[derive(Parser)]
-#[command(
-    name = "husk",
-    about = "An OCI container runtime (runc-compatible)",
-    disable_version_flag = true
-)]
-struct Cli {
-    /// Directory for container state (runc: --root).
-    #[arg(long, global = true)]
-    root: Option<PathBuf>,
-    /// Log file (default: stderr).
-    #[arg(long, global = true)]
-    log: Option<PathBuf>,
-    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
-    log_format: LogFormat,
-    #[arg(long, global = true)]
-    debug: bool,
-    /// Use the systemd cgroup driver.
-    #[arg(long = "systemd-cgroup", global = true)]
-    systemd_cgroup: bool,
-    /// auto, true or false (before the command, as with runc: `spec` has
-    /// a --rootless of its own).
-    #[arg(long, value_enum, default_value = "auto")]
-    rootless: Rootless,
-    /// Print the version.
-    #[arg(short = 'v', long = "version")]
-    version: bool,
-    #[command(subcommand)]
-    cmd: Option<Cmd>,
-}
-
-/// runc's --rootless values. Accepted now; rootless operation itself comes
-/// with the user-namespace work.
-#[derive(Clone, Copy, PartialEq, Eq, Debug, clap::ValueEnum)]
-enum Rootless {
-    Auto,
-    True,
-    False,
-}
-
-#[derive(clap::Args)]
-struct CreateArgs {
-    /// Bundle directory (default: the current directory).
-    #[arg(short = 'b', long, default_value = ".")]
-    bundle: PathBuf,
-    #[arg(long = "console-socket")]
-    console_socket: Option<PathBuf>,
-    #[arg(long = "pid-file")]
-    pid_file: Option<PathBuf>,
-    #[arg(long = "no-pivot")]
-    no_pivot: bool,
-    #[arg(long = "no-new-keyring")]
-    no_new_keyring: bool,
-    /// Pass N more fds (3..3+N) to the container process.
-    #[arg(long = "preserve-fds", default_value_t = 0)]
-    preserve_fds: u32,
-    id: String,
-}
-
-#[derive(Subcommand)]
-enum Cmd {
-    /// Create a container; its process waits for `start`.
-    Create(CreateArgs),
-    /// Run the user's program of a created container.
-    Start { id: String },
-    /// Print the state of a container as JSON.
-    State { id: String },
-    /// Send a signal (default SIGTERM) to the container's init.
-    Kill {
-        /// Signal every process in the container.
-        #[arg(short = 'a', long)]
-        all: bool,
-        id: String,
-        #[arg(default_value = "SIGTERM")]
-        signal: String,
-    },
-    /// Delete a container and everything it holds.
-    Delete {
-        /// Kill a running container first.
-        #[arg(short = 'f', long)]
-        force: bool,
-        id: String,
-    },
-    /// Create and start a container, then wait for it (unless detached).
-    Run {
-        #[command(flatten)]
-        create: CreateArgs,
-        #[arg(short = 'd', long)]
-        detach: bool,
-        /// Keep the container's state after it exits.
-        #[arg(long)]
-        keep: bool,
-    },
-    /// List containers.
-    #[command(alias = "ls")]
-    List {
-        #[arg(short = 'f', long, default_value = "table")]
-        format: String,
-        /// Print only the ids.
-        #[arg(short = 'q', long)]
-        quiet: bool,
-    },
-    /// Write a starting config.json.
-    Spec {
-        #[arg(short = 'b', long, default_value = ".")]
-        bundle: PathBuf,
-        #[arg(long)]
-        rootless: bool,
-    },
-    /// Print what this runtime implements, as JSON.
-    Features,
-    /// Run another process in a running container.
-    Exec(exec_cmd::ExecArgs),
-    /// Freeze every process of a container.
-    Pause { id: String },
-    /// Thaw a paused container.
-    Resume { id: String },
-    /// List the container's processes (`ps -ef` filtered, or pids as JSON).
-    Ps {
-        #[arg(short = 'f', long, default_value = "table")]
-        format: String,
-        id: String,
-        /// Arguments for ps (after --).
-        #[arg(last = true)]
-        ps_args: Vec<String>,
-    },
-    /// Change a running container's resource limits.
-    Update(cgroup_cmds::UpdateArgs),
-    /// Stream resource statistics and OOM events as JSON lines.
-    Events {
-        /// Print one stats event and exit.
-        #[arg(long)]
-        stats: bool,
-        /// Time between stats events (5s, 100ms, ...).
-        #[arg(long, default_value = "5s")]
-        interval: String,
-        id: String,
-    },
-}
-
 fn main() {
-    let cli = Cli::parse();
-    if cli.version {
+    let cli = cli::parse();
+    if cli.g.version {
         outln!(
             "husk version {}\ncommit: {}\nspec: {}",
             env!("CARGO_PKG_VERSION"),
@@ -174,12 +35,16 @@ fn main() {
         );
         return;
     }
-    let logger = match Logger::new(cli.log.as_deref(), cli.log_format, cli.debug) {
+    let logger = match Logger::new(cli.g.log.as_deref(), cli.g.log_format, cli.g.debug) {
         Ok(l) => Arc::new(l),
         Err(e) => {
             eprintln!(
                 "husk: --log {}: {e}",
-                cli.log.as_deref().unwrap_or_else(|| "".as_ref()).display()
+                cli.g
+                    .log
+                    .as_deref()
+                    .unwrap_or_else(|| "".as_ref())
+                    .display()
             );
             std::process::exit(1);
         }
@@ -189,7 +54,7 @@ fn main() {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let msg = one_line(&e);
-            if cli.log.is_some() {
+            if cli.g.log.is_some() {
                 logger.write(tracing::Level::ERROR, &msg);
             }
             eprintln!("husk: {msg}");
@@ -237,7 +102,7 @@ impl tracing::Subscriber for ArcLogger {
 }
 
 fn state_root(cli: &Cli) -> PathBuf {
-    if let Some(r) = &cli.root {
+    if let Some(r) = &cli.g.root {
         return r.clone();
     }
     if !nix::unistd::geteuid().is_root() {
@@ -251,7 +116,7 @@ fn state_root(cli: &Cli) -> PathBuf {
 /// The systemd driver needs systemd to talk to; say so before anything is
 /// made rather than half way through create.
 fn check_cgroup_driver(cli: &Cli) -> Result<()> {
-    if cli.systemd_cgroup && husk_cgroups::Cgroup::systemd_socket().is_none() {
+    if cli.g.systemd_cgroup && husk_cgroups::Cgroup::systemd_socket().is_none() {
         bail!("--systemd-cgroup: systemd is not reachable on this host (no /run/systemd/private nor /run/dbus/system_bus_socket); use the cgroupfs driver (drop the flag)");
     }
     Ok(())
@@ -268,7 +133,7 @@ fn create_options(cli: &Cli, a: &CreateArgs) -> CreateOptions {
         no_pivot: a.no_pivot,
         no_new_keyring: a.no_new_keyring,
         relay_console: false,
-        systemd_cgroup: cli.systemd_cgroup,
+        systemd_cgroup: cli.g.systemd_cgroup,
     }
 }
 
@@ -282,54 +147,42 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             check_cgroup_driver(cli)?;
             container::create(&create_options(cli, a))?;
         }
-        Cmd::Start { id } => {
-            let mut c = container::load(&root, id)?;
+        Cmd::Start(a) => {
+            let mut c = container::load(&root, &a.id)?;
             container::start(&mut c)?;
         }
-        Cmd::State { id } => {
-            let c = container::load_for_read(&root, id)?;
+        Cmd::State(a) => {
+            let c = container::load_for_read(&root, &a.id)?;
             outln!(
                 "{}",
                 serde_json::to_string_pretty(&c.oci_state(c.status()))?
             );
         }
-        Cmd::Kill { all, id, signal } => {
-            let sig = container::parse_signal(signal).map_err(anyhow::Error::msg)?;
-            let c = container::load(&root, id)?;
-            container::kill(&c, sig, *all)?;
+        Cmd::Kill(a) => {
+            let sig = container::parse_signal(&a.signal).map_err(anyhow::Error::msg)?;
+            let c = container::load(&root, &a.id)?;
+            container::kill(&c, sig, a.all)?;
         }
-        Cmd::Delete { force, id } => container::delete(&root, id, *force)?,
-        Cmd::Run {
-            create,
-            detach,
-            keep,
-        } => {
+        Cmd::Delete(a) => container::delete(&root, &a.id, a.force)?,
+        Cmd::Run(a) => {
             check_cgroup_driver(cli)?;
-            return run(cli, create, *detach, *keep);
+            return run(cli, &a.create, a.detach, a.keep);
         }
-        Cmd::List { format, quiet } => list::list(&root, format, *quiet)?,
-        Cmd::Spec { bundle, rootless } => spec_cmd::write_spec(bundle, *rootless)?,
-        Cmd::Features => outln!("{}", serde_json::to_string_pretty(&features::features())?),
+        Cmd::List(a) => list::list(&root, &a.format, a.quiet)?,
+        Cmd::Spec(a) => spec_cmd::write_spec(&a.bundle, a.rootless)?,
+        Cmd::Features(_) => outln!("{}", serde_json::to_string_pretty(&features::features())?),
         Cmd::Exec(a) => return exec_cmd::exec(&root, a),
-        Cmd::Pause { id } => container::pause(&container::load(&root, id)?)?,
-        Cmd::Resume { id } => container::resume(&container::load(&root, id)?)?,
-        Cmd::Ps {
-            format,
-            id,
-            ps_args,
-        } => cgroup_cmds::ps(&root, id, format, ps_args)?,
+        Cmd::Pause(a) => container::pause(&container::load(&root, &a.id)?)?,
+        Cmd::Resume(a) => container::resume(&container::load(&root, &a.id)?)?,
+        Cmd::Ps(a) => cgroup_cmds::ps(&root, &a.id, &a.format, &a.ps_args)?,
         Cmd::Update(a) => {
             let resources = cgroup_cmds::update_resources(a)?;
             container::update(&container::load(&root, &a.id)?, &resources)?;
         }
-        Cmd::Events {
-            stats,
-            interval,
-            id,
-        } => {
-            let every = cgroup_cmds::parse_duration(interval)?;
+        Cmd::Events(a) => {
+            let every = cgroup_cmds::parse_duration(&a.interval)?;
             let mut out = std::io::stdout().lock();
-            container::events(&root, id, every, *stats, &mut |line| {
+            container::events(&root, &a.id, every, a.stats, &mut |line| {
                 use std::io::Write;
                 let _ = writeln!(out, "{line}");
                 let _ = out.flush();
