@@ -82,6 +82,17 @@ test-systemd: build
 fuzz:
 	hack/fuzz.sh
 
+# make layout: trace husk's commands and gather the code they run at the start of
+# the text (crates/husk/hot-text.ld; hack/layout/README.md), then commit it.
+# make layout-check: fail when a lifecycle command runs more than
+# LAYOUT_MAX_COLD KiB (default 32) of code outside that section (in CI).
+.PHONY: layout layout-check
+layout: deps
+	hack/layout/gen.sh gen
+
+layout-check: deps
+	hack/layout/gen.sh check
+
 # make soak: 1000 create/start/delete cycles (SOAK_RUNS), then zero errors and
 # zero leftovers (hack/soak.sh; not in CI).
 .PHONY: soak
