@@ -176,6 +176,64 @@ fn events_stats_reports_usage() {
     assert_no_leftovers(&b, b.id());
 }
 
+/// Where the init sits while it sets the container up (seen from a
+/// createRuntime hook, which runs after the mounts): on v1 already in the
+/// container's cpu/cpuacct cgroup (joined early so that the kernel's wait for
+/// the first cgroup move overlaps the setup), but not yet in its memory
+/// cgroup (setup's memory is not the container's: the floor); everywhere
+/// once create returns.
+#[test]
+fn cgroups_joined_during_setup() {
+    let mut b = Bundle::new("cgjoin", &["sleep", "300"]);
+    let out = b.host_dir().join("init-cgroup");
+    let script = format!(
+        "pid=$(tr -d '\\n' | sed 's/.*\"pid\": *\\([0-9]*\\).*/\\1/'); cat /proc/$pid/cgroup > {}",
+        out.display()
+    );
+    b.add_hook("createRuntime", sh_hook(&script, None));
+    let created = b.create();
+    assert!(created.status.success(), "create: {created:?}");
+    let id = b.id().to_string();
+    let during = std::fs::read_to_string(&out).expect("the hook recorded the init's cgroups");
+    let mine = format!("/{CGROUP_PARENT}/{id}");
+    let in_container = |controller: &str, text: &str| {
+        text.lines().any(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next(), f.next().unwrap_or(""), f.next().unwrap_or(""));
+            ctrls.split(',').any(|c| c == controller) && path == mine
+        })
+    };
+    let pid = b.state()["pid"].as_i64().unwrap();
+    let after = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    if is_v2(&id) {
+        assert!(
+            !during.contains(&mine),
+            "v2: joined before setup ended:\n{during}"
+        );
+        assert!(
+            after.contains(&mine),
+            "v2: not joined after create:\n{after}"
+        );
+    } else {
+        assert!(
+            in_container("cpuacct", &during) || in_container("cpu", &during),
+            "v1: the init should be in the container's cpu/cpuacct cgroup during setup:\n{during}"
+        );
+        assert!(
+            !in_container("memory", &during),
+            "v1: the init joined the memory cgroup before setup ended:\n{during}"
+        );
+        for c in ["memory", "pids", "devices", "cpuacct"] {
+            assert!(
+                in_container(c, &after),
+                "v1: {c} not joined after create:\n{after}"
+            );
+        }
+    }
+    b.delete_force().ok();
+    assert_no_leftovers(&b, &id);
+}
+
 /// The floor: a busybox container with a 512 KiB memory limit
 /// starts and runs `true`. Below husk's floor create fails saying why.
 #[test]

@@ -292,8 +292,12 @@ impl Parent for CreateParent<'_> {
         husk_process::after_init_exists(&self.container.state.id, pid, self.spec)?;
         // A systemd scope is made when it gets the init: before the mounts,
         // which bind its directory without a cgroup namespace.
-        if let Some(cg) = self.cgroup.filter(|c| self.own_cgroupns || c.is_systemd()) {
-            cg.add_pid(pid).map_err(|e| e.to_string())?;
+        match self.cgroup {
+            Some(cg) if self.own_cgroupns || cg.is_systemd() => {
+                cg.add_pid(pid).map_err(|e| e.to_string())?
+            }
+            Some(cg) => cg.join_early(pid).map_err(|e| e.to_string())?,
+            None => {}
         }
         let (start, _) = husk_process::process_start_time(pid)
             .ok_or_else(|| format!("container init {pid} exited during create"))?;
