@@ -212,9 +212,6 @@ const SUBCOMMANDS: &[(&str, &[&str], Augment)] = &[
     ("events", &[], EventsArgs::augment_args),
 ];
 
-/// Global options that take a value as the next argument.
-const GLOBALS_WITH_VALUE: &[&str] = &["--root", "--log", "--log-format", "--rootless"];
-
 /// Parses the process's command line; prints help or an error and exits as
 /// clap does.
 pub fn parse() -> Cli {
@@ -244,23 +241,38 @@ fn lean_command(args: &[OsString]) -> Option<Command> {
     {
         return None;
     }
-    let name = subcommand_name(args)?;
+    let root = Globals::augment_args(
+        Command::new("husk")
+            .about("An OCI container runtime (runc-compatible)")
+            .disable_version_flag(true),
+    );
+    let name = subcommand_name(&root, args)?;
     let &(canonical, aliases, augment) = SUBCOMMANDS
         .iter()
         .find(|(n, aliases, _)| *n == name || aliases.contains(&name))?;
     let sub = augment(Command::new(canonical)).aliases(aliases.iter().copied());
-    let root = Command::new("husk")
-        .about("An OCI container runtime (runc-compatible)")
-        .disable_version_flag(true);
-    Some(Globals::augment_args(root).subcommand(sub))
+    Some(root.subcommand(sub))
 }
 
-/// The first argument that is neither a global option nor its value.
-fn subcommand_name(args: &[OsString]) -> Option<&str> {
+/// The first argument that is neither one of `root`'s options nor the value
+/// of one given as the next argument ("--root DIR").
+fn subcommand_name<'a>(root: &Command, args: &'a [OsString]) -> Option<&'a str> {
+    let takes_value = |a: &str| {
+        let long = a.strip_prefix("--");
+        let short = a
+            .strip_prefix('-')
+            .filter(|c| c.len() == 1)
+            .and_then(|c| c.chars().next());
+        root.get_arguments().any(|o| {
+            o.get_action().takes_values()
+                && ((long.is_some() && o.get_long() == long)
+                    || (short.is_some() && o.get_short() == short))
+        })
+    };
     let mut it = args.iter().skip(1);
     while let Some(a) = it.next() {
         let a = a.to_str()?;
-        if GLOBALS_WITH_VALUE.contains(&a) {
+        if takes_value(a) {
             it.next();
         } else if !a.starts_with('-') {
             return Some(a);
@@ -320,7 +332,8 @@ mod tests {
 
     #[test]
     fn subcommand_is_found_after_global_options() {
-        let find = |a: &[&str]| subcommand_name(&os(a)).map(str::to_string);
+        let root = Globals::augment_args(Command::new("husk"));
+        let find = |a: &[&str]| subcommand_name(&root, &os(a)).map(str::to_string);
         assert_eq!(find(&["husk", "state", "x"]).as_deref(), Some("state"));
         assert_eq!(
             find(&["husk", "--root", "/r", "--log", "l", "--debug", "kill", "x"]).as_deref(),
@@ -333,6 +346,10 @@ mod tests {
         assert_eq!(
             find(&["husk", "--log-format", "json", "ls"]).as_deref(),
             Some("ls")
+        );
+        assert_eq!(
+            find(&["husk", "--rootless", "false", "state", "x"]).as_deref(),
+            Some("state")
         );
         assert_eq!(find(&["husk", "--version"]), None);
         assert_eq!(find(&["husk"]), None);
