@@ -273,6 +273,44 @@ fn rbind_includes_submounts() {
     assert_no_leftovers(&b, b.id());
 }
 
+/// The recursive attributes (runc's "rro", "rnoexec", ...) reach every
+/// mount of an rbind; plain "ro" leaves the submounts writable.
+#[test]
+fn recursive_mount_attributes() {
+    let script = "for d in /rec /rec/sub /flat /flat/sub; do \
+                  touch $d/w 2>/dev/null && echo \"$d writable\" || echo \"$d read-only\"; done; \
+                  grep -E ' /(rec|flat)(/sub)? ' /proc/self/mountinfo";
+    let mut b = Bundle::new("rec-attr", &["sh", "-c", script]);
+    let rec = b.host_dir().join("rec");
+    let flat = b.host_dir().join("flat");
+    mount_tmpfs(&rec.join("sub"));
+    mount_tmpfs(&flat.join("sub"));
+    b.add_mount(bind_mount(&rec, "/rec", &["rbind", "rro", "rnosuid"]));
+    b.add_mount(bind_mount(&flat, "/flat", &["rbind", "ro"]));
+    let out = b.run(&[]);
+    umount(&rec.join("sub"));
+    umount(&flat.join("sub"));
+    out.ok();
+    let text = out.stdout.clone();
+    for line in [
+        "/rec read-only",
+        "/rec/sub read-only",
+        "/flat read-only",
+        "/flat/sub writable",
+    ] {
+        assert!(text.contains(line), "expected {line:?}:\n{text}");
+    }
+    let mounts = parse_mountinfo(&text);
+    for point in ["/rec", "/rec/sub"] {
+        let m = container_mount(&mounts, point);
+        assert!(
+            has_opt(&m.options, "ro") && has_opt(&m.options, "nosuid"),
+            "{point} should be ro,nosuid: {m:?}"
+        );
+    }
+    assert_no_leftovers(&b, b.id());
+}
+
 #[test]
 fn linux_devices_are_created() {
     let mut b = Bundle::new("devices", &["stat", "-c", "%F %t:%T %a %u:%g", "/dev/fuse"]);

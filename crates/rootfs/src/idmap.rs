@@ -4,7 +4,7 @@
 //! the id mapping of a user namespace made for it, kept as an fd. The
 //! container init later attaches it at the destination with move_mount.
 
-use crate::mount_attr::{setattr, AT_RECURSIVE, MOUNT_ATTR_IDMAP};
+use crate::mount_attr::{attr, setattr, AT_RECURSIVE};
 use crate::RootfsError;
 use husk_spec::{IdMapping, Mount};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -115,7 +115,7 @@ fn clone_idmapped(
         tree.as_raw_fd(),
         c"",
         at,
-        MOUNT_ATTR_IDMAP,
+        (attr::IDMAP, 0),
         userns.as_raw_fd(),
     ) {
         let hint = if e.raw_os_error() == Some(libc::EINVAL) {

@@ -73,14 +73,6 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
     let typ = m.typ.as_deref().unwrap_or("");
     let bind = o.is_bind() || typ == "bind";
     let field = format!("mounts[{i}]");
-    for opt in &m.options {
-        if opt.starts_with("r") && is_recursive_attr(opt) {
-            return Err(RootfsError::field(
-                format!("{field}.options"),
-                format!("{opt:?} is not supported by husk yet"),
-            ));
-        }
-    }
 
     let source = m.source.as_ref().map(|s| {
         if bind && s.is_relative() {
@@ -199,31 +191,20 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
         mount(None::<&str>, &target, None::<&str>, *p, None::<&str>)
             .map_err(|e| named(e, "set propagation of"))?;
     }
+    if o.rec_set != 0 || o.rec_clr != 0 {
+        // On the mount now at the target (re-resolved and verified, as for
+        // the remount above) and every mount below it.
+        let top = open_verified(ctx.rootfs, &target)?;
+        crate::mount_attr::setattr(
+            top.as_raw_fd(),
+            c"",
+            libc::AT_EMPTY_PATH as libc::c_uint | crate::mount_attr::AT_RECURSIVE,
+            (o.rec_set, o.rec_clr),
+            -1,
+        )
+        .map_err(|e| named(errno(&e), "set recursive attributes (mount_setattr) of"))?;
+    }
     Ok(())
-}
-
-fn is_recursive_attr(opt: &str) -> bool {
-    matches!(
-        opt,
-        "rro"
-            | "rrw"
-            | "rnosuid"
-            | "rsuid"
-            | "rnodev"
-            | "rdev"
-            | "rnoexec"
-            | "rexec"
-            | "rnodiratime"
-            | "rdiratime"
-            | "rrelatime"
-            | "rnorelatime"
-            | "rnoatime"
-            | "ratime"
-            | "rstrictatime"
-            | "rnostrictatime"
-            | "rnosymfollow"
-            | "rsymfollow"
-    )
 }
 
 fn typ_or_bind(typ: &str, bind: bool) -> &str {

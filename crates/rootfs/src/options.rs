@@ -1,6 +1,7 @@
 //! Mount options of config.json, split into mount(2) flags, propagation,
 //! and the filesystem's own data string.
 
+use crate::mount_attr::attr;
 use nix::mount::MsFlags;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -16,6 +17,10 @@ pub struct MountOptions {
     /// runc's extension: fill a new tmpfs with what the directory it covers
     /// held (podman --read-only mounts /tmp, /run, /var/tmp this way).
     pub tmpcopyup: bool,
+    /// The recursive attributes ("rro", "rnosuid", ...: MOUNT_ATTR_* bits)
+    /// to set and to clear on the mount and every mount below it.
+    pub rec_set: u64,
+    pub rec_clr: u64,
 }
 
 impl Default for MountOptions {
@@ -26,6 +31,8 @@ impl Default for MountOptions {
             propagation: Vec::new(),
             data: String::new(),
             tmpcopyup: false,
+            rec_set: 0,
+            rec_clr: 0,
         }
     }
 }
@@ -63,14 +70,32 @@ pub const SUPPORTED_OPTIONS: &[&str] = &[
     "nosuid",
     "nosymfollow",
     "private",
+    "ratime",
     "rbind",
+    "rdev",
+    "rdiratime",
     "relatime",
     "remount",
+    "rexec",
     "ridmap",
+    "rnoatime",
+    "rnodev",
+    "rnodiratime",
+    "rnoexec",
+    "rnorelatime",
+    "rnostrictatime",
+    "rnosuid",
+    "rnosymfollow",
     "ro",
     "rprivate",
+    "rrelatime",
+    "rro",
+    "rrw",
     "rshared",
     "rslave",
+    "rstrictatime",
+    "rsuid",
+    "rsymfollow",
     "runbindable",
     "rw",
     "shared",
@@ -83,10 +108,52 @@ pub const SUPPORTED_OPTIONS: &[&str] = &[
     "unbindable",
 ];
 
+/// A recursive option (runc's set): the attribute it names and whether it
+/// clears it ("rrw") or sets it ("rro").
+fn recursive_attr(opt: &str) -> Option<(u64, bool)> {
+    Some(match opt {
+        "rro" => (attr::RDONLY, false),
+        "rrw" => (attr::RDONLY, true),
+        "rnosuid" => (attr::NOSUID, false),
+        "rsuid" => (attr::NOSUID, true),
+        "rnodev" => (attr::NODEV, false),
+        "rdev" => (attr::NODEV, true),
+        "rnoexec" => (attr::NOEXEC, false),
+        "rexec" => (attr::NOEXEC, true),
+        "rnodiratime" => (attr::NODIRATIME, false),
+        "rdiratime" => (attr::NODIRATIME, true),
+        "rrelatime" => (attr::RELATIME, false),
+        "rnorelatime" => (attr::RELATIME, true),
+        "rnoatime" => (attr::NOATIME, false),
+        "ratime" => (attr::NOATIME, true),
+        "rstrictatime" => (attr::STRICTATIME, false),
+        "rnostrictatime" => (attr::STRICTATIME, true),
+        "rnosymfollow" => (attr::NOSYMFOLLOW, false),
+        "rsymfollow" => (attr::NOSYMFOLLOW, true),
+        _ => return None,
+    })
+}
+
 pub fn parse_options(options: &[String]) -> MountOptions {
     let mut o = MountOptions::default();
     let mut data = Vec::new();
     for opt in options {
+        if let Some((bit, clear)) = recursive_attr(opt) {
+            // As with the other options, a later one wins over an earlier one.
+            if clear {
+                o.rec_clr |= bit;
+                o.rec_set &= !bit;
+            } else if matches!(bit, attr::RELATIME | attr::NOATIME | attr::STRICTATIME) {
+                // One access-time mode replaces the current one, which the
+                // whole field in attr_clr says (mount_setattr(2)).
+                o.rec_set = (o.rec_set & !attr::ATIME_MASK) | bit;
+                o.rec_clr |= attr::ATIME_MASK;
+            } else {
+                o.rec_set |= bit;
+                o.rec_clr &= !bit;
+            }
+            continue;
+        }
         let (set, clear) = match opt.as_str() {
             "defaults" => (MsFlags::empty(), MsFlags::empty()),
             "ro" => (MsFlags::MS_RDONLY, MsFlags::empty()),
@@ -191,6 +258,24 @@ mod tests {
         );
         assert_eq!(o.data, "mode=755,size=65536k");
         assert_eq!(o.propagation, vec![MsFlags::MS_SLAVE | MsFlags::MS_REC]);
+    }
+
+    #[test]
+    fn recursive_attributes() {
+        let o = p(&["rbind", "rro", "rnosuid", "rnoexec", "rnoatime"]);
+        assert_eq!(o.flags, MsFlags::MS_BIND | MsFlags::MS_REC);
+        assert_eq!(
+            o.rec_set,
+            attr::RDONLY | attr::NOSUID | attr::NOEXEC | attr::NOATIME
+        );
+        assert_eq!(o.rec_clr, attr::ATIME_MASK);
+        assert!(o.data.is_empty(), "not filesystem data: {:?}", o.data);
+        let o = p(&["rro", "rrw", "rnoatime", "rstrictatime", "rdev"]);
+        assert_eq!(o.rec_set, attr::STRICTATIME);
+        assert_eq!(o.rec_clr, attr::RDONLY | attr::ATIME_MASK | attr::NODEV);
+        let o = p(&["rrelatime"]);
+        assert_eq!((o.rec_set, o.rec_clr), (0, attr::ATIME_MASK));
+        assert!(SUPPORTED_OPTIONS.contains(&"rro") && SUPPORTED_OPTIONS.contains(&"rsymfollow"));
     }
 
     #[test]
