@@ -11,6 +11,18 @@ use std::path::Path;
 // ---------------------------------------------------------------------------
 // Writes to /proc through a verified procfs handle (CVE-2025-52881 class)
 
+/// A create refused because something is mounted over the sysctl's file:
+/// one error line naming the field and the reason, nothing left behind.
+#[track_caller]
+fn assert_sysctl_refused(b: &Bundle, out: &Output) {
+    out.failed_with_one_line();
+    if !is_runc() {
+        out.stderr_mentions_any(&["linux.sysctl.kernel.domainname"])
+            .stderr_mentions_any(&["mount point"]);
+    }
+    assert_no_leftovers(b, b.id());
+}
+
 /// A host file bind-mounted over /proc/sys/kernel/domainname, with a
 /// linux.sysctl entry for kernel.domainname: a runtime writing the path
 /// would write the host file. The create must be refused (runc refuses the
@@ -32,12 +44,7 @@ fn sysctl_through_a_bind_over_proc_sys_is_refused() {
         "the sysctl was written into the host file mounted over /proc/sys\n{}",
         out.describe()
     );
-    out.failed_with_one_line();
-    if !is_runc() {
-        out.stderr_mentions_any(&["linux.sysctl.kernel.domainname"])
-            .stderr_mentions_any(&["mount point"]);
-    }
-    assert_no_leftovers(&b, b.id());
+    assert_sysctl_refused(&b, &out);
 }
 
 /// A tmpfs over /proc/sys/kernel: writing kernel.domainname there would
@@ -58,12 +65,7 @@ fn sysctl_through_a_tmpfs_over_proc_sys_is_refused() {
     }));
     b.config_mut()["linux"]["sysctl"] = json!({ "kernel.domainname": "pwned" });
     let out = b.run(&[]);
-    out.failed_with_one_line();
-    if !is_runc() {
-        out.stderr_mentions_any(&["linux.sysctl.kernel.domainname"])
-            .stderr_mentions_any(&["mount point"]);
-    }
-    assert_no_leftovers(&b, b.id());
+    assert_sysctl_refused(&b, &out);
 }
 
 /// The verified path still writes real sysctls (and oomScoreAdj) when
