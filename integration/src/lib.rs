@@ -1413,6 +1413,64 @@ pub fn read_until(master: OwnedFd, marker: &str) -> String {
     text
 }
 
+// ---------------------------------------------------------------------------
+// Attack helpers (escapes.rs, rootless.rs)
+
+/// Compiles an attacker (tests/attacker/FILE, std only) statically, as
+/// the rootfs has no libc.
+pub fn build_attacker(dst: &Path) {
+    build_attacker_from("main.rs", dst)
+}
+
+pub fn build_attacker_from(file: &str, dst: &Path) {
+    let src = workspace_dir()
+        .join("integration/tests/attacker")
+        .join(file);
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .args([
+            "--edition",
+            "2021",
+            "-O",
+            "-C",
+            "target-feature=+crt-static",
+        ])
+        .arg(&src)
+        .arg("-o")
+        .arg(dst)
+        .output()
+        .expect("run rustc");
+    assert!(
+        out.status.success(),
+        "compiling the attacker failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn sha256(p: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .expect("sha256sum");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Copies the shared libraries the husk binary needs into the rootfs, so
+/// that the container can run it (any real image has a libc).
+pub fn copy_husk_libraries(rootfs: &Path) {
+    let out = std::process::Command::new("ldd")
+        .arg(husk_bin())
+        .output()
+        .expect("ldd");
+    for word in String::from_utf8_lossy(&out.stdout).split_whitespace() {
+        if word.starts_with('/') {
+            let dst = rootfs.join(word.trim_start_matches('/'));
+            fs::create_dir_all(dst.parent().unwrap()).unwrap();
+            fs::copy(word, &dst).unwrap();
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

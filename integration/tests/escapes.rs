@@ -105,39 +105,6 @@ fn sysctl_name_cannot_climb_out_of_proc_sys() {
 // ---------------------------------------------------------------------------
 // The husk binary through /proc/PID/exe (CVE-2019-5736 class)
 
-/// Compiles the attacker (tests/attacker/main.rs, std only) statically, as
-/// the rootfs has no libc.
-fn build_attacker(dst: &Path) {
-    let src = workspace_dir().join("integration/tests/attacker/main.rs");
-    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let out = std::process::Command::new(rustc)
-        .args([
-            "--edition",
-            "2021",
-            "-O",
-            "-C",
-            "target-feature=+crt-static",
-        ])
-        .arg(&src)
-        .arg("-o")
-        .arg(dst)
-        .output()
-        .expect("run rustc");
-    assert!(
-        out.status.success(),
-        "compiling the attacker failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-fn sha256(p: &Path) -> String {
-    let out = std::process::Command::new("sha256sum")
-        .arg(p)
-        .output()
-        .expect("sha256sum");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 /// A container process spins over the newest pids of its pid namespace
 /// trying to open /proc/PID/exe (read-only, write-only, read-write, then
 /// reopening a read-only fd for writing), stat and readlink it and read
@@ -211,6 +178,197 @@ fn container_processes_never_reach_the_husk_binary() {
         "the attacker never saw a husk process (was never denied): the test proved nothing\n{result}"
     );
     assert_eq!(sha256(&bin), before, "the husk binary changed");
+}
+
+// ---------------------------------------------------------------------------
+// The husk binary executed as /proc/self/exe (CVE-2019-5736)
+
+/// How the container comes to exec `/proc/self/exe`.
+#[derive(Clone, Copy, Debug)]
+enum SelfExe {
+    CreateStart,
+    CreateStartTerminal,
+    Run,
+    RunTerminal,
+    Exec,
+    ExecDetach,
+    Hashbang,
+    Symlink,
+}
+
+/// The container's argv for a vector: it runs husk's `update` reading its
+/// resources from /out/fifo, which blocks until the attacker has opened
+/// `/proc/PID/exe` of it.
+fn victim_args(v: SelfExe) -> Vec<&'static str> {
+    let blocking = ["update", "--resources", "/out/fifo", "nothing"];
+    let mut args = match v {
+        SelfExe::Hashbang => return vec!["/bin/selfexe-script", "--resources", "/out/fifo"],
+        SelfExe::Symlink => vec!["/bin/selfexe-link"],
+        _ => vec!["/proc/self/exe"],
+    };
+    args.extend(blocking);
+    args
+}
+
+/// An attacker container A (its own pid namespace, /out shared with the
+/// host); a victim in the same pid namespace execs /proc/self/exe by vector
+/// `v` (a container joining A's pid namespace, or an exec into A). The
+/// attacker holds `/proc/VICTIM/exe`, lets it exit, and reopens it for
+/// writing. The victim must not have run the host's binary, the reopen
+/// (or a write through it) must fail, and the binary must be unchanged.
+fn self_exe_attack(v: SelfExe) {
+    let bin = husk_bin();
+    let before = sha256(&bin);
+    let md = fs::metadata(&bin).unwrap();
+    let name = format!("selfexe-{v:?}").to_lowercase();
+    let mut a = Bundle::new(&name, &["true"]);
+    build_attacker_from("self_exe.rs", &a.rootfs().join("bin/attacker"));
+    copy_husk_libraries(a.rootfs());
+    write_file(
+        &a.rootfs().join("bin/selfexe-script"),
+        "#!/proc/self/exe update\n",
+    );
+    fs::set_permissions(
+        a.rootfs().join("bin/selfexe-script"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink("/proc/self/exe", a.rootfs().join("bin/selfexe-link")).unwrap();
+    let out_dir = a.host_dir().join("out");
+    fs::create_dir_all(&out_dir).unwrap();
+    let fifo = out_dir.join("fifo");
+    assert!(std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    a.add_mount(bind_mount(&out_dir, "/out", &["bind"]));
+    use std::os::unix::fs::MetadataExt;
+    let (dev, ino) = (md.dev().to_string(), md.ino().to_string());
+    a.set_args(&["/bin/attacker", &dev, &ino, "/out"]);
+    a.create_and_start();
+    assert!(
+        poll(|| out_dir.join("ready").exists().then_some(())).is_some(),
+        "the attacker never started"
+    );
+    let args = victim_args(v);
+    let rt = a.runtime();
+    let mut victim = Bundle::new(&format!("{name}-victim"), &args);
+    victim.add_mount(bind_mount(&out_dir, "/out", &["bind"]));
+    victim.set_namespace("pid", Some(&format!("/proc/{}/ns/pid", a.pid())));
+    victim.config_mut()["root"]["path"] = json!(a.rootfs());
+    let terminal = matches!(v, SelfExe::CreateStartTerminal | SelfExe::RunTerminal);
+    victim.config_mut()["process"]["terminal"] = json!(terminal);
+    victim.save();
+    let mut exec_args = vec!["exec"];
+    match v {
+        SelfExe::CreateStart => {
+            victim.create().ok();
+            victim.start().ok();
+        }
+        SelfExe::CreateStartTerminal => {
+            let sock = victim.host_dir().join("console.sock");
+            let console = console_receiver(&sock);
+            victim
+                .create_as(victim.id(), &["--console-socket", sock.to_str().unwrap()])
+                .ok();
+            let master = console.join().unwrap().expect("pty master");
+            victim.start().ok();
+            victim.wait_for_status("stopped");
+            drop(master);
+        }
+        SelfExe::Run => {
+            victim.run(&[]);
+        }
+        SelfExe::RunTerminal => {
+            let cmd = format!(
+                "{} --root {} run --bundle {} {}",
+                bin.display(),
+                victim.runtime().root().display(),
+                victim.path_str(),
+                victim.id()
+            );
+            std::process::Command::new("script")
+                .args(["-qfec", &cmd, "/dev/null"])
+                .stdin(std::process::Stdio::null())
+                .output()
+                .expect("script (bsdutils) runs");
+        }
+        SelfExe::Exec | SelfExe::ExecDetach => {
+            if matches!(v, SelfExe::ExecDetach) {
+                exec_args.push("--detach");
+            }
+            exec_args.push(a.id());
+            exec_args.extend(&args);
+            rt.exec(&exec_args);
+        }
+        SelfExe::Hashbang | SelfExe::Symlink => {
+            victim.create().ok();
+            victim.start().ok();
+        }
+    }
+    let result = poll(|| fs::read_to_string(out_dir.join("results")).ok())
+        .expect("the attacker saw no victim: the container never ran /proc/self/exe");
+    fs::write(out_dir.join("stop"), "").unwrap();
+    if victim.runtime().try_state(victim.id()).is_ok() {
+        victim.wait_for_status("stopped");
+        victim.delete().ok();
+    }
+    a.wait_for_status("stopped");
+    a.delete().ok();
+    assert_no_leftovers(&a, a.id());
+    assert_no_leftovers(&victim, victim.id());
+    eprintln!("{v:?}: {}", result.trim());
+    let line = result.lines().next().unwrap();
+    assert!(
+        line.contains("host=false"),
+        "{v:?}: the container executed the host's husk binary: {line}"
+    );
+    assert!(
+        !line.contains("reopen=ok") || !line.contains("write=ok"),
+        "{v:?}: the container could write the binary it executed: {line}"
+    );
+    assert_eq!(sha256(&bin), before, "{v:?}: the husk binary changed");
+}
+
+#[test]
+fn self_exe_at_create_and_start() {
+    self_exe_attack(SelfExe::CreateStart);
+}
+
+#[test]
+fn self_exe_at_create_and_start_with_a_terminal() {
+    self_exe_attack(SelfExe::CreateStartTerminal);
+}
+
+#[test]
+fn self_exe_at_run() {
+    self_exe_attack(SelfExe::Run);
+}
+
+#[test]
+fn self_exe_at_run_with_a_terminal() {
+    self_exe_attack(SelfExe::RunTerminal);
+}
+
+#[test]
+fn self_exe_at_exec() {
+    self_exe_attack(SelfExe::Exec);
+}
+
+#[test]
+fn self_exe_at_exec_detach() {
+    self_exe_attack(SelfExe::ExecDetach);
+}
+
+#[test]
+fn self_exe_as_a_hashbang_interpreter() {
+    self_exe_attack(SelfExe::Hashbang);
+}
+
+#[test]
+fn self_exe_through_a_symlink() {
+    self_exe_attack(SelfExe::Symlink);
 }
 
 // ---------------------------------------------------------------------------

@@ -89,7 +89,12 @@ impl Rootless {
 
     /// The runtime as the user, without --root, from the bundle directory.
     fn run_as_user(&self, b: &Bundle, args: &[&str]) -> Output {
-        let mut cmd = Command::new(b.runtime().bin());
+        self.run_bin_as_user(b.runtime().bin(), b, args)
+    }
+
+    /// The same with another runtime binary.
+    fn run_bin_as_user(&self, bin: &Path, b: &Bundle, args: &[&str]) -> Output {
+        let mut cmd = Command::new(bin);
         cmd.args(args)
             .current_dir(&self.bundle)
             .env_clear()
@@ -275,4 +280,95 @@ fn rootless_errors_are_clear_and_leave_nothing() {
         out.stderr_mentions_any(&["process.user.additionalGids"]);
     }
     r.assert_clean(&b, &id);
+}
+
+/// CVE-2019-5736 without privilege: a husk that the user owns (as in
+/// ~/bin) could be written by the container's root, which is the user. The
+/// rootless husk cannot make an overlayfs, so it runs from a sealed memfd:
+/// a process exec'd in the container runs /proc/self/exe, an attacker
+/// holds /proc/PID/exe, and neither reopening nor writing it may work.
+#[test]
+fn rootless_self_exe_cannot_write_the_users_husk() {
+    if is_runc() {
+        skip_under_runc(
+            "rootless_self_exe_cannot_write_the_users_husk",
+            "drives husk's own binary copy",
+        );
+        return;
+    }
+    let b = Bundle::new("rootless-selfexe", &["true"]);
+    let Some((uid, gid)) = test_user() else {
+        return;
+    };
+    let bin_dir = b.dir().join("userbin");
+    std::fs::create_dir_all(&bin_dir).unwrap();
+    let bin = bin_dir.join("husk");
+    std::fs::copy(husk_bin(), &bin).unwrap();
+    for p in [&bin_dir, &bin] {
+        std::os::unix::fs::chown(p, Some(uid), Some(gid)).unwrap();
+    }
+    let before = sha256(&bin);
+    use std::os::unix::fs::MetadataExt;
+    let md = std::fs::metadata(&bin).unwrap();
+    let (dev, ino) = (md.dev().to_string(), md.ino().to_string());
+    build_attacker_from("self_exe.rs", &b.rootfs().join("bin/attacker"));
+    copy_husk_libraries(b.rootfs());
+    std::fs::create_dir_all(b.rootfs().join("out")).unwrap();
+    let out_dir = b.host_dir().join("out");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    assert!(Command::new("mkfifo")
+        .arg(out_dir.join("fifo"))
+        .status()
+        .unwrap()
+        .success());
+    for p in [out_dir.clone(), out_dir.join("fifo")] {
+        std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+    }
+    b.save();
+    let Some(r) = Rootless::new(&b, &["/bin/attacker", &dev, &ino, "/out"]) else {
+        return;
+    };
+    r.edit(|c| {
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/out", "type": "bind",
+            "source": out_dir, "options": ["rbind"]
+        }));
+    });
+    let id = unique_id("rootless-selfexe");
+    r.run_bin_as_user(&bin, &b, &["run", "-d", &id]).ok();
+    assert!(
+        poll(|| out_dir.join("ready").exists().then_some(())).is_some(),
+        "the attacker never started"
+    );
+    r.run_bin_as_user(
+        &bin,
+        &b,
+        &[
+            "exec",
+            &id,
+            "/proc/self/exe",
+            "update",
+            "--resources",
+            "/out/fifo",
+            "nothing",
+        ],
+    );
+    let result = poll(|| std::fs::read_to_string(out_dir.join("results")).ok())
+        .expect("the attacker saw no victim");
+    std::fs::write(out_dir.join("stop"), "").unwrap();
+    r.run_bin_as_user(&bin, &b, &["kill", &id, "KILL"]);
+    r.run_bin_as_user(&bin, &b, &["delete", "--force", &id])
+        .ok();
+    r.assert_clean(&b, &id);
+    eprintln!("rootless: {}", result.trim());
+    let line = result.lines().next().unwrap();
+    assert!(
+        line.contains("host=false"),
+        "the container executed the user's husk binary: {line}"
+    );
+    assert!(
+        !line.contains("reopen=ok") || !line.contains("write=ok"),
+        "the container could write the binary it executed: {line}"
+    );
+    assert_eq!(sha256(&bin), before, "the user's husk binary changed");
 }

@@ -60,22 +60,35 @@ pub(crate) fn parse(json: &[u8]) -> Result<Seccomp, ContainerError> {
         .map_err(|e| ContainerError::Other(format!("linux.seccomp (as saved by create): {e}")))
 }
 
+/// The identity of the husk binary as the caller saw it before sealing (the
+/// sealed copy's own device and inode change with every run); set once by
+/// the binary at start-up. Without it, /proc/self/exe's metadata.
+static BINARY_IDENTITY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Records the build identity that keys the seccomp cache.
+pub fn set_binary_identity(id: String) {
+    let _ = BINARY_IDENTITY.set(id);
+}
+
 /// The profile's JSON plus the identity of this husk binary (another build
 /// may compile differently).
 fn cache_key(json: &[u8]) -> Vec<u8> {
     use std::os::unix::fs::MetadataExt;
-    let exe = std::fs::metadata("/proc/self/exe")
-        .map(|m| {
-            format!(
-                "{}:{}:{}:{}.{}",
-                m.dev(),
-                m.ino(),
-                m.size(),
-                m.mtime(),
-                m.mtime_nsec()
-            )
-        })
-        .unwrap_or_default();
+    let exe = match BINARY_IDENTITY.get() {
+        Some(id) => id.clone(),
+        None => std::fs::metadata("/proc/self/exe")
+            .map(|m| {
+                format!(
+                    "{}:{}:{}:{}.{}",
+                    m.dev(),
+                    m.ino(),
+                    m.size(),
+                    m.mtime(),
+                    m.mtime_nsec()
+                )
+            })
+            .unwrap_or_default(),
+    };
     let mut key = Vec::with_capacity(json.len() + exe.len() + 1);
     key.extend_from_slice(json);
     key.push(b'\n');

@@ -15,6 +15,7 @@ mod exec_cmd;
 mod features;
 mod list;
 mod logging;
+mod seal;
 mod spec_cmd;
 
 use anyhow::{bail, Context, Result};
@@ -50,7 +51,7 @@ fn main() {
         }
     };
     let _ = tracing::subscriber::set_global_default(ArcLogger(logger.clone()));
-    match dispatch(&cli) {
+    match seal_if_needed(&cli).and_then(|()| dispatch(&cli)) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
             let msg = one_line(&e);
@@ -135,6 +136,16 @@ fn create_options(cli: &Cli, a: &CreateArgs) -> CreateOptions {
         relay_console: false,
         systemd_cgroup: cli.g.systemd_cgroup,
     }
+}
+
+/// The verbs that start processes inside a container first re-exec husk
+/// from a copy that cannot be written (seal.rs); the others never do.
+fn seal_if_needed(cli: &Cli) -> Result<()> {
+    if matches!(cli.cmd, Some(Cmd::Create(_) | Cmd::Run(_) | Cmd::Exec(_))) {
+        let id = seal::ensure(&state_root(cli)).map_err(anyhow::Error::msg)?;
+        container::set_binary_identity(id);
+    }
+    Ok(())
 }
 
 fn dispatch(cli: &Cli) -> Result<i32> {
