@@ -479,3 +479,86 @@ fn symlinked_proc_sys_dev_stay_inside_the_root() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// --no-pivot and the host's procfs and sysfs
+
+/// `unshare -r` maps root into the nested user namespace, which needs
+/// CAP_SETFCAP (Linux 5.12) and the uid/gid capabilities.
+fn allow_root_mapping(b: &mut Bundle) {
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            let v = c["process"]["capabilities"][set].as_array_mut().unwrap();
+            for cap in ["CAP_SETFCAP", "CAP_SETUID", "CAP_SETGID"] {
+                v.push(json!(cap));
+            }
+        }
+    });
+    b.save();
+}
+
+/// With --no-pivot the host's mounts stay in the container's mount
+/// namespace under the moved root. A full procfs or sysfs among them lets
+/// a nested user namespace mount a fresh, unmasked procfs (or sysfs, with a
+/// network namespace of its own), which the container's masked /proc must
+/// prevent. Both mounts must be refused.
+#[test]
+fn no_pivot_leaves_no_host_proc_or_sys_for_nested_namespaces() {
+    let script = "mkdir -p /dev/p /dev/s; \
+        unshare -mrpf mount -t proc proc /dev/p 2>/dev/null && echo PROC-MOUNTED; \
+        unshare -mrn mount -t sysfs sysfs /dev/s 2>/dev/null && echo SYSFS-MOUNTED; \
+        echo done";
+    let mut b = Bundle::new("no-pivot-proc", &["sh", "-c", script]);
+    allow_root_mapping(&mut b);
+    let out = b.run(&["--no-pivot"]);
+    out.ok();
+    assert!(out.stdout.contains("done"), "{}", out.describe());
+    assert!(
+        !out.stdout.contains("MOUNTED"),
+        "a nested namespace mounted an unmasked procfs or sysfs: {}",
+        out.stdout
+    );
+    assert_no_leftovers(&b, b.id());
+}
+
+/// The same check without --no-pivot, so that the attack is known to be
+/// refused by the masks alone (and the test above proves --no-pivot's part).
+#[test]
+fn pivot_leaves_no_host_proc_or_sys_for_nested_namespaces() {
+    let script = "mkdir -p /dev/p; \
+        unshare -mrpf mount -t proc proc /dev/p 2>/dev/null && echo PROC-MOUNTED; echo done";
+    let mut b = Bundle::new("pivot-proc", &["sh", "-c", script]);
+    allow_root_mapping(&mut b);
+    let out = b.run(&[]);
+    out.ok();
+    assert_eq!(out.stdout, "done\n", "{}", out.describe());
+    assert_no_leftovers(&b, b.id());
+}
+
+/// A rootfs whose /proc or /sys is a symlink, pointing inside the rootfs or
+/// out of it, is refused (runc: "must be mounted on ordinary directory"): a
+/// procfs mounted through it would redirect husk's own later writes to
+/// /proc (CVE-2019-19921 class). The error names the mount.
+#[test]
+fn symlinked_proc_or_sys_is_refused() {
+    for dir in ["proc", "sys"] {
+        for target in ["inside", "/outside-host-dir"] {
+            let b = Bundle::new(&format!("symlink-{dir}"), &["true"]);
+            let link = b.rootfs().join(dir);
+            fs::remove_dir_all(&link).unwrap();
+            if target == "inside" {
+                fs::create_dir_all(b.rootfs().join("inside")).unwrap();
+            }
+            std::os::unix::fs::symlink(target, &link).unwrap();
+            let out = b.run(&[]);
+            out.failed_with_one_line();
+            assert!(
+                out.stderr.contains("ordinary directory") && out.stderr.contains("mounts["),
+                "/{dir} -> {target}: {}",
+                out.stderr
+            );
+            assert!(!Path::new("/outside-host-dir").exists());
+            assert_no_leftovers(&b, b.id());
+        }
+    }
+}

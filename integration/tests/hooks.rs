@@ -287,3 +287,76 @@ fn state_from_a_create_runtime_hook() {
     b.runtime().assert_gone(b.id());
     assert_no_leftovers(&b, b.id());
 }
+
+/// Hooks get stdin, stdout and stderr only: a descriptor that the caller of
+/// the runtime leaked into it (not close-on-exec, as fd 250 here, and the
+/// kept --preserve-fds fd 3) must not reach a hook, least of all the
+/// createContainer and startContainer hooks that run in the container.
+#[test]
+fn hooks_get_no_inherited_descriptors() {
+    let mut b = Bundle::new("hook-fds", &["true"]);
+    let dir = b.host_dir().join("hooks");
+    fs::create_dir_all(&dir).unwrap();
+    let host = dir.to_str().unwrap().to_string();
+    b.add_mount(bind_mount(&dir, "/hooks", &["rbind", "rw"]));
+    for h in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+    ] {
+        let d = if h == "startContainer" {
+            "/hooks"
+        } else {
+            &host
+        };
+        // ls in the shell's place (a redirection of a forked command would
+        // park the shell's stdout on a high fd); its own directory fd shows
+        // as a link to /proc/PID/fd and is left out below.
+        let script = format!("exec ls -l /proc/self/fd > {d}/{h}.fds");
+        b.add_hook(h, sh_hook(&script, None));
+    }
+    b.save();
+    let rt = b.runtime();
+    let argv: Vec<String> = rt
+        .argv(&[
+            "create",
+            "--preserve-fds",
+            "1",
+            "--bundle",
+            b.path_str(),
+            b.id(),
+        ])
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    // The caller leaks fd 250 (a pipe-like host file) and passes fd 3 on.
+    let mut cmd = std::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg("exec 250</dev/null 3</dev/null; exec \"$@\"")
+        .arg("bash")
+        .args(&argv);
+    rt.spawn(cmd, None).ok();
+    b.start().ok();
+    b.wait_for_status("stopped");
+    b.delete().ok();
+    for h in [
+        "prestart",
+        "createRuntime",
+        "createContainer",
+        "startContainer",
+    ] {
+        let fds = fs::read_to_string(dir.join(format!("{h}.fds")))
+            .unwrap_or_else(|_| panic!("the {h} hook did not run"));
+        let fds: Vec<&str> = fds
+            .lines()
+            .filter_map(|l| {
+                let (left, target) = l.split_once(" -> ")?;
+                let own_dir = target.starts_with("/proc/") && target.ends_with("/fd");
+                (!own_dir).then(|| left.split_whitespace().last())?
+            })
+            .collect();
+        assert_eq!(fds, ["0", "1", "2"], "{h} hook inherited descriptors");
+    }
+    assert_no_leftovers(&b, b.id());
+}

@@ -46,6 +46,16 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
         cmd.arg0(arg0).args(rest);
     }
     cmd.env_clear();
+    // Only stdin, stdout and stderr reach a hook: whatever descriptors the
+    // caller of husk leaked into it (and, for hooks run in the container,
+    // the fds kept for the container's program) must not reach a program
+    // that runs in the container or with the host's privileges.
+    // SAFETY: runs in the forked child before exec; it only changes that
+    // child's descriptor flags (husk is single-threaded, so the /proc
+    // fallback may allocate).
+    unsafe {
+        cmd.pre_exec(|| crate::sys::cloexec_from(3).map_err(std::io::Error::other));
+    }
     for kv in &h.env {
         if let Some((k, v)) = kv.split_once('=') {
             cmd.env(k, v);

@@ -44,7 +44,10 @@ pub fn join_session_keyring(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Marks every fd from `first` on close-on-exec.
+/// Marks every fd from `first` on close-on-exec. close_range (Linux 5.11)
+/// first; where a seccomp profile that predates it denies it (EPERM), or
+/// the kernel lacks it (ENOSYS, EINVAL), each open descriptor listed in
+/// /proc/self/fd gets FD_CLOEXEC, as runc does.
 pub fn cloexec_from(first: u32) -> Result<(), String> {
     // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on our
     // own descriptor table; no memory is passed.
@@ -56,8 +59,28 @@ pub fn cloexec_from(first: u32) -> Result<(), String> {
             libc::CLOSE_RANGE_CLOEXEC,
         )
     };
-    if r < 0 {
-        return Err(format!("close_range: {}", std::io::Error::last_os_error()));
+    if r == 0 {
+        return Ok(());
+    }
+    let e = std::io::Error::last_os_error();
+    if !matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM | libc::ENOSYS | libc::EINVAL)
+    ) {
+        return Err(format!("close_range: {e}"));
+    }
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e2| format!("close_range: {e}; list /proc/self/fd: {e2}"))?
+        .flatten()
+        .filter_map(|d| d.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first as i32)
+        .collect();
+    for fd in fds {
+        // The directory's own descriptor is listed but already closed.
+        let _ = nix::fcntl::fcntl(
+            fd,
+            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
+        );
     }
     Ok(())
 }

@@ -61,6 +61,41 @@ pub fn prepare_root(rootfs: &Path, rootfs_propagation: Option<&str>) -> Result<(
     Ok(())
 }
 
+/// procfs and sysfs only on ordinary directories (the CVE-2019-19921
+/// class): a /proc that is a symlink, even one that stays inside the rootfs,
+/// would redirect what husk later writes through /proc (the LSM label,
+/// sysctls, oom_score_adj) and what the container's masks cover. Every
+/// component of the destination, taken literally inside the rootfs, must be
+/// a directory or not exist yet; runc checks the last one.
+fn check_plain_dirs(rootfs: &Path, dest: &Path) -> Result<(), String> {
+    let mut p = rootfs.to_path_buf();
+    for c in dest.components() {
+        let std::path::Component::Normal(c) = c else {
+            continue;
+        };
+        p.push(c);
+        match std::fs::symlink_metadata(&p) {
+            Err(_) => return Ok(()),
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(format!(
+                    "{} must be mounted on an ordinary directory, and {} is a symlink",
+                    dest.display(),
+                    p.strip_prefix(rootfs).unwrap_or(&p).display()
+                ))
+            }
+            Ok(m) if !m.is_dir() => {
+                return Err(format!(
+                    "{} must be mounted on an ordinary directory, and {} is not a directory",
+                    dest.display(),
+                    p.strip_prefix(rootfs).unwrap_or(&p).display()
+                ))
+            }
+            Ok(_) => {}
+        }
+    }
+    Ok(())
+}
+
 pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<(), RootfsError> {
     for (i, m) in mounts.iter().enumerate() {
         mount_one(ctx, i, m)?;
@@ -96,6 +131,10 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
         true
     };
 
+    if matches!(typ, "proc" | "sysfs") {
+        check_plain_dirs(ctx.rootfs, &m.destination)
+            .map_err(|r| RootfsError::field(format!("{field}.destination"), r))?;
+    }
     let target = resolve_in_root(ctx.rootfs, &m.destination)?;
     create_target(&target, src_is_dir).map_err(|e| match e {
         RootfsError::Sys { op, path, source } => RootfsError::field(

@@ -40,6 +40,7 @@ pub fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
 /// --no-pivot: move the rootfs over / and chroot into it (for ramfs roots
 /// where pivot_root is impossible).
 pub fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
+    hide_host_proc_and_sys(rootfs)?;
     chdir(rootfs).map_err(|e| RootfsError::sys("chdir", rootfs, e))?;
     mount(
         Some(rootfs),
@@ -51,4 +52,83 @@ pub fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
     .map_err(|e| RootfsError::sys("move mount", rootfs, e))?;
     nix::unistd::chroot(".").map_err(|e| RootfsError::sys("chroot", rootfs, e))?;
     chdir("/").map_err(|e| RootfsError::sys("chdir", "/", e))
+}
+
+/// Without pivot_root the host's mounts stay in the container's mount
+/// namespace, shadowed but counted by the kernel: a full host procfs or
+/// sysfs there would let a nested user namespace mount a new, unmasked
+/// procfs or sysfs (the kernel allows that only while an instance is fully
+/// visible in the namespace). So every procfs and sysfs outside the rootfs
+/// is detached, or, where that is refused, covered with an empty tmpfs.
+/// Parents come before children in mountinfo, so a child of a detached
+/// mount is gone (ENOENT) by the time its turn comes.
+fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
+    let text = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| RootfsError::field("--no-pivot", format!("read mountinfo: {e}")))?;
+    let targets: Vec<String> = text
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let dash = f.iter().position(|x| *x == "-")?;
+            let fstype = *f.get(dash + 1)?;
+            let point = unescape(f.get(4)?);
+            let full = *f.get(3)? == "/";
+            (full && matches!(fstype, "proc" | "sysfs") && !Path::new(&point).starts_with(rootfs))
+                .then_some(point)
+        })
+        .collect();
+    for point in targets {
+        match mount(
+            None::<&str>,
+            point.as_str(),
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
+            Err(nix::errno::Errno::ENOENT) => continue,
+            r => r.map_err(|e| RootfsError::sys("make host mount slave", &point, e))?,
+        }
+        match umount2(point.as_str(), MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => mount(
+                Some("tmpfs"),
+                point.as_str(),
+                Some("tmpfs"),
+                MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC,
+                Some("size=0"),
+            )
+            .map_err(|e| RootfsError::sys("cover host mount", &point, e))?,
+            Err(e) => return Err(RootfsError::sys("detach host mount", &point, e)),
+        }
+    }
+    Ok(())
+}
+
+/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
+fn unescape(s: &str) -> String {
+    let mut out = Vec::with_capacity(s.len());
+    let mut rest = s.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        let octal = tail.get(..3).and_then(|o| std::str::from_utf8(o).ok());
+        match octal.and_then(|o| u8::from_str_radix(o, 8).ok()) {
+            Some(v) if b == b'\\' => {
+                out.push(v);
+                rest = &tail[3..];
+            }
+            _ => {
+                out.push(b);
+                rest = tail;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn mountinfo_unescape() {
+        assert_eq!(super::unescape("/a\\040b\\134c"), "/a b\\c");
+        assert_eq!(super::unescape("/plain\\"), "/plain\\");
+    }
 }
