@@ -38,7 +38,6 @@ struct proc {
 };
 
 static struct proc procs[MAXPROC];
-static dev_t file_dev;
 static ino_t file_ino;
 static uint64_t *entries; // sorted file offsets
 static uint8_t *orig;     // the byte each breakpoint replaced
@@ -63,8 +62,10 @@ static struct proc *find(pid_t pid, int create)
 	exit(1);
 }
 
-// Finds FILE's executable mapping in pid by device and inode (the path may be
-// reached through another name, e.g. /proc/self/exe). Returns 0 when absent.
+// Finds FILE's executable mapping in pid by inode (the path may be reached
+// through another name, e.g. /proc/self/exe; and husk re-executes itself
+// through a private overlayfs, which keeps the inode number but shows a
+// device of its own). Returns 0 when absent.
 static int load_map(struct proc *p)
 {
 	char path[64], line[PATH_MAX + 128];
@@ -79,7 +80,7 @@ static int load_map(struct proc *p)
 		char perms[8];
 		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off, &maj, &min, &ino) != 7)
 			continue;
-		if (perms[2] != 'x' || ino != file_ino || makedev(maj, min) != file_dev)
+		if (perms[2] != 'x' || ino != file_ino)
 			continue;
 		p->lo = lo, p->hi = hi, p->off = off;
 		break;
@@ -186,7 +187,7 @@ int main(int argc, char **argv)
 		perror(argv[2]);
 		return 1;
 	}
-	file_dev = st.st_dev, file_ino = st.st_ino;
+	file_ino = st.st_ino;
 	read_entries(argv[3]);
 	out = fopen(argv[1], "w");
 	if (!out) {
