@@ -38,6 +38,9 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
         Plan::unshare(&[NamespaceType::Cgroup])?;
     }
     nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    if plan.creates(NamespaceType::Network) {
+        crate::netdev::loopback_up()?;
+    }
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
     setup_rootfs(args, plan, ch, &state, in_userns)?;

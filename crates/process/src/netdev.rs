@@ -91,6 +91,40 @@ fn if_index(name: &str) -> Option<i32> {
     (i != 0).then_some(i as i32)
 }
 
+/// Brings `lo` up in the network namespace the container just made, as
+/// runc and crun do: a new namespace starts with it down, and a server on
+/// 127.0.0.1 could not be reached by its own container, nor by the other
+/// containers of a pod that join the namespace. Never called for a
+/// namespace joined by path (its owner set it up).
+pub fn loopback_up() -> Result<(), String> {
+    let err = |what: &str, e: std::io::Error| {
+        format!("linux.namespaces: network: bring up lo: {what}: {e}")
+    };
+    // SAFETY: socket takes three integers and returns a new fd or -1.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(err("socket", std::io::Error::last_os_error()));
+    }
+    // SAFETY: the kernel returned a fresh descriptor that nothing else owns.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills the ifreq, which lives across the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
+        return Err(err("SIOCGIFFLAGS", std::io::Error::last_os_error()));
+    }
+    // SAFETY: SIOCGIFFLAGS just set the flags member of the union.
+    unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads the ifreq, which lives across the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
+        return Err(err("SIOCSIFFLAGS", std::io::Error::last_os_error()));
+    }
+    Ok(())
+}
+
 /// Moves every device into the network namespace of `pid`.
 pub fn move_all(pid: i32, devices: &BTreeMap<String, NetDevice>) -> Result<(), String> {
     if devices.is_empty() {
