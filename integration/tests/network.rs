@@ -15,7 +15,12 @@ fn loopback_is_up_in_a_new_network_namespace() {
     let out = b.run(&[]);
     out.ok();
     let lines: Vec<&str> = out.stdout.lines().collect();
-    assert_eq!(lines.first(), Some(&"0x9"), "lo is down: {}", out.describe());
+    assert_eq!(
+        lines.first(),
+        Some(&"0x9"),
+        "lo is down: {}",
+        out.describe()
+    );
     assert!(
         out.stdout.contains("served"),
         "127.0.0.1 unreachable: {}",
@@ -35,8 +40,10 @@ fn a_joined_network_namespace_is_not_touched() {
     let pid = holder.id();
     let ns = format!("/proc/{pid}/ns/net");
     // The child has unshared once its namespace differs from ours.
-    poll(|| (ns_link(pid as i32, "net") != ns_link(std::process::id() as i32, "net")).then_some(()))
-        .expect("unshare --net never made its namespace");
+    poll(|| {
+        (ns_link(pid as i32, "net") != ns_link(std::process::id() as i32, "net")).then_some(())
+    })
+    .expect("unshare --net never made its namespace");
     let mut b = Bundle::new("lo-joined", &["cat", "/sys/class/net/lo/flags"]);
     b.set_namespace("network", Some(&ns));
     b.save();
