@@ -550,3 +550,106 @@ fn ptmx_in_linux_devices() {
     assert_eq!(out, "pts/ptmx\npts-ok\n");
     assert_no_leftovers(&b, b.id());
 }
+
+/// A config without a mount namespace (the spec: the container inherits
+/// the runtime's), as runtime-tools' linux_ns_itype writes it: no masked or
+/// read-only paths (those need a mount namespace).
+fn without_mount_namespace(b: &mut Bundle) {
+    b.remove_namespace("mount");
+    b.edit(|c| {
+        c["linux"]["maskedPaths"] = json!([]);
+        c["linux"]["readonlyPaths"] = json!([]);
+    });
+    b.save();
+}
+
+/// The container runs chroot'ed in its rootfs with its mounts, `exec`
+/// lands there too, the host's own mounts are not touched, and delete
+/// removes every mount create made (runc 1.1.5 leaves them on the host).
+#[test]
+fn no_mount_namespace_runs_chrooted_and_leaves_no_mount() {
+    let mut b = Bundle::new("no-mntns", &["sleep", "30"]);
+    without_mount_namespace(&mut b);
+    fs::write(b.rootfs().join("marker-inside"), "").unwrap();
+    let host_before: Vec<_> = host_mounts()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| !p.starts_with("/tmp/husk-it-"))
+        .collect();
+    b.create().ok();
+    b.start().ok();
+    let rt = b.runtime();
+    let out = rt.exec(&[
+        "exec",
+        b.id(),
+        "sh",
+        "-c",
+        "ls /marker-inside && grep -c ' /proc ' /proc/self/mountinfo",
+    ]);
+    if is_runc() {
+        // runc 1.1.5's exec lands in the host's root here (seen: "ls:
+        // cannot access '/marker-inside'").
+        eprintln!("runc exec: {}", out.describe());
+    } else {
+        out.ok();
+        assert!(
+            out.stdout.starts_with("/marker-inside\n"),
+            "exec must land in the rootfs: {}",
+            out.describe()
+        );
+    }
+    assert_eq!(
+        ns_link(b.pid(), "mnt"),
+        ns_link(std::process::id() as i32, "mnt"),
+        "the container shares the runtime's mount namespace"
+    );
+    assert!(
+        !mounts_under(b.rootfs()).is_empty(),
+        "the container's mounts are on the host while it runs"
+    );
+    b.stop_and_delete();
+    if is_runc() {
+        eprintln!("runc 1.1.5 leaves {:?}", mounts_under(b.rootfs()));
+        return;
+    }
+    assert_no_leftovers(&b, b.id());
+    let host_after: Vec<_> = host_mounts()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| !p.starts_with("/tmp/husk-it-"))
+        .collect();
+    assert_eq!(host_before, host_after, "the host's mounts changed");
+}
+
+/// A create that fails half way (a mount of a filesystem type that does
+/// not exist, after /proc and /dev are mounted) leaves no mount behind.
+#[test]
+fn no_mount_namespace_failed_create_leaves_no_mount() {
+    if skip_under_runc(
+        "no_mount_namespace_failed_create_leaves_no_mount",
+        "runc leaves its mounts",
+    ) {
+        return;
+    }
+    let mut b = Bundle::new("no-mntns-fail", &["true"]);
+    without_mount_namespace(&mut b);
+    b.add_mount(json!({"destination": "/late", "type": "no-such-fs", "source": "x"}));
+    b.save();
+    b.run(&[]).failed_with_one_line();
+    assert_no_leftovers(&b, b.id());
+}
+
+/// maskedPaths and readonlyPaths without a mount namespace would mask the
+/// host's /proc: refused before anything is made, naming the field.
+#[test]
+fn masks_without_a_mount_namespace_are_refused() {
+    let mut b = Bundle::new("no-mntns-masks", &["true"]);
+    b.remove_namespace("mount");
+    b.save();
+    let out = b.run(&[]);
+    out.failed_with_one_line();
+    if !is_runc() {
+        assert!(out.stderr.contains("linux.maskedPaths"), "{}", out.stderr);
+    }
+    assert_no_leftovers(&b, b.id());
+}

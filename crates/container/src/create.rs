@@ -96,6 +96,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         init_pid: None,
         poststop: None,
         state_json: String::new(),
+        host_mounts: None,
     };
     let lock = lock_dir(&dir, &opts.id)?;
     if let Some(j) = &seccomp_json {
@@ -120,7 +121,16 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         cgroup: Some(cgroup.clone()),
         creating: true,
         hooks: spec.hooks.clone(),
+        host_mounts_before: (!linux
+            .namespaces
+            .iter()
+            .any(|n| n.typ == husk_spec::NamespaceType::Mount))
+        .then(|| husk_rootfs::mountinfo::mount_ids_at(&rootfs)),
     };
+    guard.host_mounts = state
+        .host_mounts_before
+        .clone()
+        .map(|b| (rootfs.clone(), b));
     let mut container = Container::new(dir.clone(), lock, state);
     let _closed_in_chain = husk_process::close_in_chain(container.lock_fd());
     // Saved before anything is made, so that `delete --force` can undo a
@@ -363,6 +373,9 @@ struct Guard {
     init_pid: Option<i32>,
     poststop: Option<Vec<husk_spec::Hook>>,
     state_json: String,
+    /// The rootfs and the mounts at it before create, without a mount
+    /// namespace (see StateData::host_mounts_before).
+    host_mounts: Option<(PathBuf, Vec<u64>)>,
 }
 
 impl Guard {
@@ -378,6 +391,9 @@ impl Drop for Guard {
         }
         if let Some(pid) = self.init_pid {
             crate::kill::kill_and_wait(pid);
+        }
+        if let Some((rootfs, before)) = &self.host_mounts {
+            crate::delete::detach_host_mounts(rootfs, before);
         }
         if let Some(cg) = &self.cgroup {
             if let Err(e) = crate::delete::remove_cgroup(cg, self.pid_ns.as_deref()) {

@@ -56,6 +56,9 @@ pub(crate) fn destroy(c: Container, status: Status) -> Result<(), ContainerError
         }
         crate::kill::kill_and_wait(c.state.pid);
     }
+    if let Some(before) = &c.state.host_mounts_before {
+        detach_host_mounts(&c.state.rootfs, before);
+    }
     if let Some(cg) = &c.state.cgroup {
         remove_cgroup(cg, c.state.pid_ns.as_deref())?;
     }
@@ -104,4 +107,21 @@ pub(crate) fn pid_ns_of(pid: i32) -> Option<String> {
     std::fs::read_link(format!("/proc/{pid}/ns/pid"))
         .ok()
         .and_then(|p| p.into_os_string().into_string().ok())
+}
+
+/// A container without a mount namespace: detaches, with everything below
+/// it, each mount stacked at the rootfs since create began (the private
+/// bind of the rootfs onto itself), topmost first; the mounts that stood
+/// there before (an engine's overlay) stay.
+pub(crate) fn detach_host_mounts(rootfs: &Path, before: &[u64]) {
+    use husk_rootfs::mountinfo::mount_ids_at;
+    while let Some(top) = mount_ids_at(rootfs).last().copied() {
+        if before.contains(&top) {
+            break;
+        }
+        if let Err(e) = nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH) {
+            tracing::warn!("detach {}: {e}", rootfs.display());
+            break;
+        }
+    }
 }

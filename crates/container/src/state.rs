@@ -43,6 +43,12 @@ pub struct StateData {
     /// poststart and poststop run after create has returned.
     #[serde(default)]
     pub hooks: Option<Hooks>,
+    /// Without a mount namespace in the config the rootfs is set up in
+    /// husk's own mount namespace: the ids of the mounts that stood at the
+    /// rootfs before create. Every mount stacked there since is create's,
+    /// and delete (or a failed create) detaches it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mounts_before: Option<Vec<u64>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

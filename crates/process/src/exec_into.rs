@@ -59,8 +59,18 @@ pub fn exec_into(args: &ExecArgs, parent: &mut dyn ExecParent) -> Result<i32, La
     let rt = LaunchError::Runtime;
     crate::linux_attrs::check_exec(args.process).map_err(LaunchError::Container)?;
     let namespaces = namespaces_to_join(args.init_pid).map_err(rt)?;
+    // A container without a mount namespace of its own shares ours and
+    // lives chroot'ed in its rootfs: the process goes there too (joining a
+    // mount namespace sets the root on its own).
+    let root = match namespaces.iter().any(|(t, _)| *t == NamespaceType::Mount) {
+        true => None,
+        false => {
+            let r = format!("/proc/{}/root", args.init_pid);
+            Some(File::open(&r).map_err(|e| rt(format!("exec: open {r}: {e}")))?)
+        }
+    };
     crate::chain::run_chain(
-        |ch| intermediate(args, &namespaces, ch),
+        |ch| intermediate(args, &namespaces, root.as_ref(), ch),
         |ch, child, pid| {
             crate::linux_attrs::exec_started(child.as_raw(), args.process).map_err(rt)?;
             drive(parent, ch, child, pid)
@@ -109,10 +119,18 @@ fn drive(
 fn intermediate(
     args: &ExecArgs,
     namespaces: &[(NamespaceType, File)],
+    root: Option<&File>,
     ch: &Channel,
 ) -> Result<(), String> {
     sys::set_dumpable(false)?;
     ch.expect_proceed()?;
+    if let Some(r) = root {
+        // Before the user namespace is joined: chroot needs the privilege
+        // over the (host's) mount namespace.
+        nix::unistd::fchdir(r.as_raw_fd())
+            .and_then(|()| nix::unistd::chroot("."))
+            .map_err(|e| format!("exec: enter the container's root: {e}"))?;
+    }
     for (t, f) in namespaces {
         setns(f, crate::namespaces::clone_flag(*t)).map_err(|e| {
             format!(

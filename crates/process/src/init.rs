@@ -124,14 +124,17 @@ fn setup_rootfs(
 ) -> Result<(), String> {
     let spec = args.spec;
     let linux = spec.linux_or_default();
-    if !plan.creates(NamespaceType::Mount) {
-        return Err(
-            "linux.namespaces: husk needs a new mount namespace to set up the rootfs".into(),
-        );
-    }
+    // No mount namespace in the config: the container inherits husk's (the
+    // spec), so the rootfs is set up there under a private bind of itself
+    // and entered with chroot; delete detaches that bind.
+    let own_mntns = plan.creates(NamespaceType::Mount) || plan.joins(NamespaceType::Mount);
     let rootfs = args.rootfs.as_path();
     let e = |e: rootfs::RootfsError| e.to_string();
-    rootfs::prepare_root(rootfs, linux.rootfs_propagation.as_deref()).map_err(e)?;
+    if own_mntns {
+        rootfs::prepare_root(rootfs, linux.rootfs_propagation.as_deref()).map_err(e)?;
+    } else {
+        rootfs::bind_root_privately(rootfs).map_err(e)?;
+    }
     let ctx = rootfs::MountContext {
         rootfs,
         bundle: args.bundle,
@@ -159,15 +162,19 @@ fn setup_rootfs(
             .map_err(|e| e.to_string())?;
     }
 
-    if args.no_pivot {
+    if !own_mntns {
+        rootfs::chroot_root(rootfs).map_err(e)?;
+    } else if args.no_pivot {
         rootfs::move_root(rootfs).map_err(e)?;
     } else {
         rootfs::pivot_root(rootfs).map_err(e)?;
     }
-    if matches!(
-        linux.rootfs_propagation.as_deref(),
-        Some("shared" | "rshared")
-    ) {
+    if own_mntns
+        && matches!(
+            linux.rootfs_propagation.as_deref(),
+            Some("shared" | "rshared")
+        )
+    {
         rootfs::set_root_propagation(linux.rootfs_propagation.as_deref()).map_err(e)?;
     }
     Ok(())

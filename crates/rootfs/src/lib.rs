@@ -9,6 +9,7 @@ mod finalize;
 mod idmap;
 mod mount;
 mod mount_attr;
+pub mod mountinfo;
 mod options;
 mod pivot;
 mod resolve;
@@ -19,5 +20,5 @@ pub use finalize::{make_root_readonly, mask_paths, readonly_paths, set_root_prop
 pub use idmap::{prepare_idmapped, wants_idmap};
 pub use mount::{mount_all, prepare_root, CgroupBind, MountContext};
 pub use options::{parse_options, MountOptions, SUPPORTED_OPTIONS};
-pub use pivot::{move_root, pivot_root};
+pub use pivot::{bind_root_privately, chroot_root, move_root, pivot_root};
 pub use resolve::resolve_in_root;

@@ -63,19 +63,15 @@ pub fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
 /// Parents come before children in mountinfo, so a child of a detached
 /// mount is gone (ENOENT) by the time its turn comes.
 fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
-    let text = std::fs::read_to_string("/proc/self/mountinfo")
-        .map_err(|e| RootfsError::field("--no-pivot", format!("read mountinfo: {e}")))?;
-    let targets: Vec<String> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            let dash = f.iter().position(|x| *x == "-")?;
-            let fstype = *f.get(dash + 1)?;
-            let point = unescape(f.get(4)?);
-            let full = *f.get(3)? == "/";
-            (full && matches!(fstype, "proc" | "sysfs") && !Path::new(&point).starts_with(rootfs))
-                .then_some(point)
+    let targets: Vec<String> = crate::mountinfo::mounts()
+        .map_err(|e| RootfsError::field("--no-pivot", format!("read mountinfo: {e}")))?
+        .into_iter()
+        .filter(|m| {
+            m.root == "/"
+                && matches!(m.fstype.as_str(), "proc" | "sysfs")
+                && !m.mount_point.starts_with(rootfs)
         })
+        .map(|m| m.mount_point.to_string_lossy().into_owned())
         .collect();
     for point in targets {
         match mount(
@@ -104,31 +100,34 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// mountinfo escapes space, tab, newline and backslash as `\ooo`.
-fn unescape(s: &str) -> String {
-    let mut out = Vec::with_capacity(s.len());
-    let mut rest = s.as_bytes();
-    while let Some((&b, tail)) = rest.split_first() {
-        let octal = tail.get(..3).and_then(|o| std::str::from_utf8(o).ok());
-        match octal.and_then(|o| u8::from_str_radix(o, 8).ok()) {
-            Some(v) if b == b'\\' => {
-                out.push(v);
-                rest = &tail[3..];
-            }
-            _ => {
-                out.push(b);
-                rest = tail;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+/// Without a mount namespace of its own (none in linux.namespaces), the
+/// container's root is set up in husk's mount namespace, the host's: the
+/// rootfs is first bound onto itself and made private, so that nothing
+/// mounted below it propagates anywhere, and delete detaches that one
+/// mount (with everything below it) again.
+pub fn bind_root_privately(rootfs: &Path) -> Result<(), RootfsError> {
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| RootfsError::sys("bind mount rootfs", rootfs, e))?;
+    mount(
+        None::<&str>,
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| RootfsError::sys("make rootfs private", rootfs, e))
 }
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn mountinfo_unescape() {
-        assert_eq!(super::unescape("/a\\040b\\134c"), "/a b\\c");
-        assert_eq!(super::unescape("/plain\\"), "/plain\\");
-    }
+/// Without a mount namespace: chroot into the rootfs. pivot_root and
+/// MS_MOVE would act on the host's own root.
+pub fn chroot_root(rootfs: &Path) -> Result<(), RootfsError> {
+    chdir(rootfs).map_err(|e| RootfsError::sys("chdir", rootfs, e))?;
+    nix::unistd::chroot(".").map_err(|e| RootfsError::sys("chroot", rootfs, e))?;
+    chdir("/").map_err(|e| RootfsError::sys("chdir", "/", e))
 }

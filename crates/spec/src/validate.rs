@@ -113,6 +113,23 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
                 "mappings are given without a user namespace",
             ));
         }
+        // Masks are mounts: without a mount namespace they would cover the
+        // host's /proc (runc: "unable to restrict sys entries without a
+        // private MNT namespace").
+        if !seen.contains(&NamespaceType::Mount) {
+            for (field, paths) in [
+                ("linux.maskedPaths", &linux.masked_paths),
+                ("linux.readonlyPaths", &linux.readonly_paths),
+            ] {
+                if !paths.is_empty() {
+                    return Err(SpecError::invalid(
+                        field,
+                        "needs a mount namespace (linux.namespaces has no \"mount\"): \
+                         without one the paths would be masked on the host",
+                    ));
+                }
+            }
+        }
         if linux.time_offsets.is_some() && !seen.contains(&NamespaceType::Time) {
             return Err(SpecError::invalid(
                 "linux.timeOffsets",
@@ -267,6 +284,23 @@ mod tests {
         c["linux"]["namespaces"] = serde_json::json!([{"type": "bogus"}]);
         let e = check(c).unwrap_err().to_string();
         assert!(e.contains("linux.namespaces[0].type"), "{e}");
+    }
+
+    #[test]
+    fn masks_need_a_mount_namespace() {
+        let mut c = minimal();
+        c["linux"]["namespaces"] = serde_json::json!([{"type": "pid"}]);
+        check(c.clone()).unwrap();
+        c["linux"]["maskedPaths"] = serde_json::json!(["/proc/kcore"]);
+        let e = check(c.clone()).unwrap_err().to_string();
+        assert!(
+            e.contains("linux.maskedPaths") && e.contains("mount namespace"),
+            "{e}"
+        );
+        c["linux"]["maskedPaths"] = serde_json::json!([]);
+        c["linux"]["readonlyPaths"] = serde_json::json!(["/proc/sys"]);
+        let e = check(c).unwrap_err().to_string();
+        assert!(e.contains("linux.readonlyPaths"), "{e}");
     }
 
     #[test]
