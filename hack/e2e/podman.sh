@@ -63,6 +63,18 @@ p_tty() {
     expect_match "tty name" '/dev/pts/[0-9]' "$out"
 }
 
+# -i as well as -t: conmon then keeps the container's stdin open through
+# the terminal; the output must still reach the caller.
+p_tty_interactive() {
+    local podman_cmd
+    podman_cmd="timeout 60 podman --root $PM_ROOT/root --runroot $PM_ROOT/run --storage-driver vfs --cgroup-manager cgroupfs --events-backend file --tmpdir $PM_ROOT/tmp --runtime $RTBIN run -it --rm $IMG sh -c 'tty; echo TTY_OK; exit 6'"
+    # stdin stays open as a person's terminal would (script ends at EOF).
+    capture out rc sh -c "sleep 3 | script -qec \"\$1\" /dev/null" sh "$podman_cmd"
+    expect_eq "exit code" 6 "$rc"
+    expect_match "tty name" '/dev/pts/[0-9]' "$out"
+    expect_match "output" 'TTY_OK' "$out"
+}
+
 p_detach_exec_stop() {
     local c=$N-detach
     pm rm -f -t 0 "$c" >/dev/null 2>&1 || true

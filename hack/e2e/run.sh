@@ -82,6 +82,7 @@ podman p_env_workdir_user
 podman p_read_only
 podman p_limits
 podman p_tty
+podman p_tty_interactive
 podman p_detach_exec_stop
 podman p_pause_unpause
 podman p_update
