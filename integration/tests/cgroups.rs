@@ -413,3 +413,29 @@ fn shared_cgroup_is_removed_with_its_last_user() {
     assert_no_leftovers(&a, a.id());
     assert_no_leftovers(&b, b.id());
 }
+
+/// runtime-spec 1.3.0: pids.limit -1 means no limit ("max"), 0 is a limit
+/// like any other, and the field may be left out. (runc 1.1.5 leaves
+/// pids.max alone for 0.)
+#[test]
+fn pids_limit_zero_is_a_limit_and_minus_one_is_max() {
+    for (limit, want) in [
+        (json!(0), Some("0")),
+        (json!(-1), Some("max")),
+        (json!(null), None),
+    ] {
+        let mut b = Bundle::new("pids-limit", &["true"]);
+        b.config_mut()["linux"]["resources"] = match &limit {
+            Value::Null => json!({"pids": {}}),
+            l => json!({"pids": {"limit": l}}),
+        };
+        b.create().ok();
+        let id = b.id();
+        match want {
+            Some(w) if !(is_runc() && w == "0") => expect(id, "pids.max", w),
+            _ => {}
+        }
+        b.delete_force().ok();
+        assert_no_leftovers(&b, b.id());
+    }
+}

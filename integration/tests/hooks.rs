@@ -213,21 +213,35 @@ fn hook_timeout_fails_create() {
     );
 }
 
-/// Runtime spec: a failing poststart hook only logs a warning; the
-/// container keeps running. (runc 1.1 runs poststart during create and
-/// fails it: husk follows the spec.)
+/// runtime-spec 1.3.0 (runtime.md, lifecycle step 9): a failing poststart
+/// hook is an error of `start`, the container is stopped, and the lifecycle
+/// goes on at its destruction: `delete` runs poststop and removes
+/// everything. (runc 1.1 runs poststart during create and fails create.)
 #[test]
-fn failing_poststart_hook_only_warns() {
+fn failing_poststart_hook_fails_start_and_stops_the_container() {
     let mut b = Bundle::new("hook-poststart-fails", &["sleep", "30"]);
-    b.add_hook("poststart", sh_hook("exit 7", None));
-    b.create().ok();
-    b.start().ok();
-    assert_eq!(
-        b.status(),
-        "running",
-        "container after a failed poststart hook"
+    let marker = b.host_dir().join("poststop-ran");
+    b.add_hook(
+        "poststart",
+        sh_hook("echo poststart-broke >&2; exit 7", None),
     );
-    b.stop_and_delete();
+    b.add_hook(
+        "poststop",
+        sh_hook(&format!("touch {}", marker.display()), None),
+    );
+    b.create().ok();
+    let out = b.start();
+    out.failed_with_one_line();
+    if !is_runc() {
+        assert!(
+            out.stderr.contains("hooks.poststart[0]") && out.stderr.contains("poststart-broke"),
+            "{}",
+            out.stderr
+        );
+        assert_eq!(b.status(), "stopped", "after a failed poststart hook");
+    }
+    b.delete_force().ok();
+    assert!(marker.exists(), "delete must run the poststop hooks");
     assert_no_leftovers(&b, b.id());
 }
 

@@ -328,6 +328,16 @@ fn net_device_moved_and_renamed() {
     out.ok();
     assert!(out.stdout.contains("ctr0:"), "{}", out.stdout);
     assert!(!out.stdout.contains(&link.name), "{}", out.stdout);
+    // runtime-spec 1.3.0: the runtime sets a moved device up.
+    let out = b
+        .runtime()
+        .exec(&["exec", b.id(), "cat", "/sys/class/net/ctr0/flags"]);
+    let flags = u32::from_str_radix(out.stdout.trim().trim_start_matches("0x"), 16).unwrap_or(0);
+    assert!(
+        flags & 1 == 1,
+        "ctr0 is not up: flags {}",
+        out.stdout.trim()
+    );
     b.delete_force().ok();
     assert_no_leftovers(&b, b.id());
     // The container's namespace is gone: a virtual link went with it, as

@@ -529,7 +529,7 @@ mod tests {
                 swap: Some(96 << 20),
                 ..Default::default()
             }),
-            pids: Some(Pids { limit: -1 }),
+            pids: Some(Pids { limit: Some(-1) }),
             cpu: Some(Cpu {
                 shares: Some(1024),
                 quota: Some(50_000),
@@ -560,7 +560,7 @@ mod tests {
     fn v2_tells_a_missing_controller_from_one_not_enabled() {
         let scratch = Scratch::new("v2-missing");
         let res = Resources {
-            pids: Some(Pids { limit: 10 }),
+            pids: Some(Pids { limit: Some(10) }),
             ..Default::default()
         };
         let cg = fake_v2(&scratch, "cpu memory", "cpu memory");
@@ -768,7 +768,7 @@ mod tests {
         std::fs::write(dir.join("memory.max"), "keep").unwrap();
         std::fs::write(dir.join("cpu.weight"), "keep").unwrap();
         let res = Resources {
-            pids: Some(Pids { limit: 7 }),
+            pids: Some(Pids { limit: Some(7) }),
             cpu: Some(Cpu {
                 idle: Some(0),
                 quota: Some(30_000),

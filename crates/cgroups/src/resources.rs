@@ -124,7 +124,7 @@ impl Limits {
         let mut l = Limits::default();
         memory(res, version, &mut l)?;
         if let Some(p) = &res.pids {
-            l.pids_limit = Some(p.limit);
+            l.pids_limit = p.limit;
         }
         cpu(res, version, &mut l)?;
         block_io(res, &mut l)?;
@@ -577,7 +577,7 @@ mod tests {
                 reservation: Some(4096),
                 ..Default::default()
             }),
-            pids: Some(Pids { limit: 0 }),
+            pids: Some(Pids { limit: Some(0) }),
             cpu: Some(Cpu {
                 period: Some(100_000),
                 mems: Some("0".into()),

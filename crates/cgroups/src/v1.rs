@@ -98,8 +98,10 @@ pub(crate) fn apply(hs: &[Hierarchy], l: &Limits, mode: Mode) -> Result<(), Cgro
     Ok(())
 }
 
+/// runtime-spec 1.3.0: a negative limit (-1) is "max"; 0 is a limit (runc
+/// 1.1.5 leaves pids.max alone for 0).
 pub(crate) fn pids_max(limit: i64) -> String {
-    if limit <= 0 {
+    if limit < 0 {
         "max".to_string()
     } else {
         limit.to_string()
@@ -489,4 +491,14 @@ pub(crate) fn rdma_line(dev: &str, handles: Option<u32>, objects: Option<u32>) -
         line.push_str(&format!(" hca_object={o}"));
     }
     line
+}
+
+#[cfg(test)]
+mod pids_tests {
+    #[test]
+    fn pids_limit_as_runtime_spec_1_3() {
+        assert_eq!(super::pids_max(-1), "max");
+        assert_eq!(super::pids_max(0), "0");
+        assert_eq!(super::pids_max(12), "12");
+    }
 }

@@ -134,7 +134,7 @@ fn full_resources(v2: bool) -> Resources {
             swappiness: (!v2).then_some(10),
             ..Default::default()
         }),
-        pids: Some(Pids { limit: 42 }),
+        pids: Some(Pids { limit: Some(42) }),
         cpu: Some(Cpu {
             shares: Some(512),
             quota: Some(50_000),
@@ -406,7 +406,7 @@ fn unlimited_values() {
             limit: Some(-1),
             ..Default::default()
         }),
-        pids: Some(Pids { limit: 0 }),
+        pids: Some(Pids { limit: Some(-1) }),
         cpu: Some(Cpu {
             quota: Some(-1),
             period: Some(200_000),
@@ -872,7 +872,7 @@ fn update_raises_and_lowers_memory_with_swap_and_sets_pids_and_cpu() {
     let (_cleanup, cg) = v1_cgroup();
     require_v1!(cg);
     let mut res = memory_res(64 * MIB, Some(128 * MIB));
-    res.pids = Some(Pids { limit: 10 });
+    res.pids = Some(Pids { limit: Some(10) });
     cg.create(Some(&res)).unwrap();
     let mem = dir_with(&cg, "memory.limit_in_bytes");
     let memsw = mem.join("memory.memsw.limit_in_bytes").exists();
@@ -891,7 +891,7 @@ fn update_raises_and_lowers_memory_with_swap_and_sets_pids_and_cpu() {
     check(32 * MIB, 48 * MIB);
     // Only what is given changes.
     let res = Resources {
-        pids: Some(Pids { limit: 99 }),
+        pids: Some(Pids { limit: Some(99) }),
         cpu: Some(Cpu {
             shares: Some(300),
             quota: Some(20_000),
@@ -913,7 +913,7 @@ fn update_raises_and_lowers_memory_with_swap_and_sets_pids_and_cpu() {
             quota: Some(-1),
             ..Default::default()
         }),
-        pids: Some(Pids { limit: 0 }),
+        pids: Some(Pids { limit: Some(0) }),
         ..Default::default()
     };
     cg.update(&res).unwrap();

@@ -97,6 +97,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         poststop: None,
         state_json: String::new(),
         host_mounts: None,
+        intel_rdt: None,
     };
     let lock = lock_dir(&dir, &opts.id)?;
     if let Some(j) = &seccomp_json {
@@ -126,7 +127,9 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             .iter()
             .any(|n| n.typ == husk_spec::NamespaceType::Mount))
         .then(|| husk_rootfs::mountinfo::mount_ids_at(&rootfs)),
+        intel_rdt: linux.intel_rdt.clone(),
     };
+    guard.intel_rdt = state.intel_rdt.clone().map(|r| (opts.id.clone(), r));
     guard.host_mounts = state
         .host_mounts_before
         .clone()
@@ -376,6 +379,8 @@ struct Guard {
     /// The rootfs and the mounts at it before create, without a mount
     /// namespace (see StateData::host_mounts_before).
     host_mounts: Option<(PathBuf, Vec<u64>)>,
+    /// The container id and linux.intelRdt, for the groups apply made.
+    intel_rdt: Option<(String, husk_spec::IntelRdt)>,
 }
 
 impl Guard {
@@ -394,6 +399,9 @@ impl Drop for Guard {
         }
         if let Some((rootfs, before)) = &self.host_mounts {
             crate::delete::detach_host_mounts(rootfs, before);
+        }
+        if let Some((id, rdt)) = &self.intel_rdt {
+            husk_process::remove_intel_rdt(id, rdt);
         }
         if let Some(cg) = &self.cgroup {
             if let Err(e) = crate::delete::remove_cgroup(cg, self.pid_ns.as_deref()) {

@@ -59,6 +59,9 @@ pub(crate) fn destroy(c: Container, status: Status) -> Result<(), ContainerError
     if let Some(before) = &c.state.host_mounts_before {
         detach_host_mounts(&c.state.rootfs, before);
     }
+    if let Some(rdt) = &c.state.intel_rdt {
+        husk_process::remove_intel_rdt(&c.state.id, rdt);
+    }
     if let Some(cg) = &c.state.cgroup {
         remove_cgroup(cg, c.state.pid_ns.as_deref())?;
     }

@@ -53,7 +53,17 @@ pub fn start(c: &mut Container) -> Result<(), ContainerError> {
     if let Some(h) = &c.state.hooks {
         if !h.poststart.is_empty() {
             let state = c.oci_state_json(Status::Running);
-            hooks::run_all_warn("poststart", &h.poststart, state.as_bytes());
+            // runtime-spec 1.3.0: a failing poststart hook is an error of
+            // start, the container is stopped, and the lifecycle goes on at
+            // its destruction: the `delete` that follows undoes create and
+            // runs poststop, as after a failed startContainer hook.
+            if let Err(e) = hooks::run_all("poststart", &h.poststart, state.as_bytes()) {
+                crate::kill::kill_and_wait(c.state.pid);
+                return Err(ContainerError::Other(format!(
+                    "container {:?}: {e}; the container was stopped",
+                    c.id()
+                )));
+            }
         }
     }
     Ok(())

@@ -49,6 +49,9 @@ pub struct StateData {
     /// and delete (or a failed create) detaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_mounts_before: Option<Vec<u64>>,
+    /// linux.intelRdt, for delete to remove the groups create made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intel_rdt: Option<husk_spec::IntelRdt>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

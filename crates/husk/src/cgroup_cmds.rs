@@ -118,7 +118,7 @@ pub fn update_resources(a: &UpdateArgs) -> Result<Resources> {
         r.cpu = None;
     }
     if let Some(l) = a.pids_limit {
-        r.pids = Some(husk_spec::Pids { limit: l });
+        r.pids = Some(husk_spec::Pids { limit: Some(l) });
     }
     if let Some(w) = a.blkio_weight {
         let mut b = r.block_io.take().unwrap_or_default();
@@ -262,7 +262,7 @@ mod tests {
         let r = update_resources(&a).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(r.memory.unwrap().limit, Some(1_000_000));
-        assert_eq!(r.pids.unwrap().limit, 20);
+        assert_eq!(r.pids.unwrap().limit, Some(20));
         assert_eq!(r.cpu.unwrap().quota, Some(5000));
     }
 }

@@ -45,7 +45,7 @@ pub fn features() -> Value {
             "seccomp": seccomp(),
             "apparmor": {"enabled": true},
             "selinux": {"enabled": true},
-            "intelRdt": {"enabled": true, "schemata": true},
+            "intelRdt": {"enabled": true, "schemata": true, "monitoring": true},
             "mountExtensions": {"idmap": {"enabled": true}},
             "netDevices": {"enabled": true},
             "memoryPolicy": {"modes": names(&husk_spec::MPOL_MODES), "flags": names(&husk_spec::MPOL_FLAGS)}

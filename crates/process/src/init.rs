@@ -41,6 +41,10 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     if plan.creates(NamespaceType::Network) {
         crate::netdev::loopback_up()?;
     }
+    // Moved in by the caller before it sent the state.
+    if let Some(devs) = spec.linux.as_ref().and_then(|l| l.net_devices.as_ref()) {
+        crate::netdev::moved_devices_up(devs)?;
+    }
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
     setup_rootfs(args, plan, ch, &state, in_userns)?;

@@ -6,8 +6,11 @@
 //! The group is `closID`, else the container's id. It is created when
 //! missing and a schema is given; a `closID` without a schema must name an
 //! existing group. The schemata are written l3CacheSchema, memBwSchema,
-//! then `schemata`'s lines. Not done: comparing the schema of an existing
-//! group with the config's, and removing a group husk created on delete.
+//! then `schemata`'s lines. With enableMonitoring (runtime-spec 1.3.0; the
+//! older enableCMT/enableMBM read the same) the init goes into a MON group
+//! `mon_groups/<id>` of that group. On delete the MON group goes, and so
+//! does the group named after the container (no closID), which husk made.
+//! Not done: comparing the schema of an existing group with the config's.
 
 use husk_spec::IntelRdt;
 use std::path::PathBuf;
@@ -65,16 +68,57 @@ pub fn apply(id: &str, pid: i32, rdt: &IntelRdt) -> Result<(), String> {
         let f = dir.join("schemata");
         std::fs::write(&f, s).map_err(|e| format!("linux.intelRdt: write {}: {e}", f.display()))?;
     }
-    let monitoring = rdt.enable_cmt == Some(true) || rdt.enable_mbm == Some(true);
-    if monitoring && !root.join("info/L3_MON").is_dir() {
-        return Err(
-            "linux.intelRdt.enableCMT/enableMBM: this host's resctrl has no monitoring (info/L3_MON)"
-                .into(),
-        );
-    }
-    let tasks = dir.join("tasks");
+    let tasks = match monitoring(rdt) {
+        false => dir.join("tasks"),
+        true => {
+            if !root.join("info/L3_MON").is_dir() {
+                return Err(
+                    "linux.intelRdt.enableMonitoring: this host's resctrl has no monitoring (info/L3_MON)"
+                        .into(),
+                );
+            }
+            let mon = dir.join("mon_groups").join(id);
+            std::fs::create_dir(&mon).map_err(|e| {
+                format!(
+                    "linux.intelRdt.enableMonitoring: create {}: {e}",
+                    mon.display()
+                )
+            })?;
+            mon.join("tasks")
+        }
+    };
     std::fs::write(&tasks, pid.to_string())
         .map_err(|e| format!("linux.intelRdt: write {}: {e}", tasks.display()))
+}
+
+fn monitoring(rdt: &IntelRdt) -> bool {
+    [rdt.enable_monitoring, rdt.enable_cmt, rdt.enable_mbm].contains(&Some(true))
+}
+
+/// What delete removes: the MON group, then the group named after the
+/// container when no closID was given (husk made it); never a closID group.
+fn groups_to_remove(root: &std::path::Path, id: &str, rdt: &IntelRdt) -> Vec<PathBuf> {
+    let group = root.join(rdt.clos_id.as_deref().unwrap_or(id));
+    let mut v = Vec::new();
+    if monitoring(rdt) {
+        v.push(group.join("mon_groups").join(id));
+    }
+    if rdt.clos_id.is_none() {
+        v.push(group);
+    }
+    v
+}
+
+/// On delete: removes the resctrl groups `apply` made for container `id`.
+pub fn remove(id: &str, rdt: &IntelRdt) {
+    let Some(root) = resctrl_root() else { return };
+    for d in groups_to_remove(&root, id, rdt) {
+        if let Err(e) = std::fs::remove_dir(&d) {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::warn!("linux.intelRdt: remove {}: {e}", d.display());
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -92,5 +136,22 @@ mod tests {
         r.schemata = Some(vec!["L2:0=3".into()]);
         assert_eq!(schemata(&r).as_deref(), Some("L3:0=f\nMB:0=20\nL2:0=3\n"));
         assert_eq!(schemata(&IntelRdt::default()), None);
+    }
+
+    #[test]
+    fn delete_removes_what_apply_made() {
+        let root = std::path::Path::new("/sys/fs/resctrl");
+        let mut r = IntelRdt::default();
+        assert_eq!(groups_to_remove(root, "c1", &r), [root.join("c1")]);
+        r.enable_monitoring = Some(true);
+        assert_eq!(
+            groups_to_remove(root, "c1", &r),
+            [root.join("c1/mon_groups/c1"), root.join("c1")]
+        );
+        r.clos_id = Some("gold".into());
+        assert_eq!(
+            groups_to_remove(root, "c1", &r),
+            [root.join("gold/mon_groups/c1")]
+        );
     }
 }

@@ -37,6 +37,7 @@ mod user;
 pub use exec::find_executable;
 pub use exec_into::{exec_into, ExecArgs, ExecParent};
 pub use fork_close::{close_in_chain, CloseInChain};
+pub use intelrdt::remove as remove_intel_rdt;
 pub use launch::{launch, InitArgs, LaunchError, Parent};
 pub use linux_attrs::{after_init_exists, check_host};
 pub use rlimits::known as rlimit_known;

@@ -97,30 +97,51 @@ fn if_index(name: &str) -> Option<i32> {
 /// containers of a pod that join the namespace. Never called for a
 /// namespace joined by path (its owner set it up).
 pub fn loopback_up() -> Result<(), String> {
-    let err = |what: &str, e: std::io::Error| {
-        format!("linux.namespaces: network: bring up lo: {what}: {e}")
-    };
+    set_up("lo").map_err(|e| format!("linux.namespaces: network: bring up lo: {e}"))
+}
+
+/// In the container's network namespace, once the host has moved them
+/// there: every linux.netDevices device up (runtime-spec 1.3.0).
+pub fn moved_devices_up(devices: &BTreeMap<String, NetDevice>) -> Result<(), String> {
+    for (host, dev) in devices {
+        let name = dev
+            .name
+            .as_deref()
+            .filter(|n| !n.is_empty())
+            .unwrap_or(host);
+        set_up(name).map_err(|e| format!("linux.netDevices.{host}: set {name} up: {e}"))?;
+    }
+    Ok(())
+}
+
+/// SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP, on link `name` of this
+/// process's network namespace.
+fn set_up(name: &str) -> Result<(), String> {
+    let os = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
     // SAFETY: socket takes three integers and returns a new fd or -1.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
-        return Err(err("socket", std::io::Error::last_os_error()));
+        return Err(os("socket"));
     }
     // SAFETY: the kernel returned a fresh descriptor that nothing else owns.
     let sock = unsafe { OwnedFd::from_raw_fd(fd) };
     // SAFETY: ifreq is plain data; all zeroes is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
-    for (d, s) in req.ifr_name.iter_mut().zip(b"lo\0") {
-        *d = *s as libc::c_char;
+    if name.len() >= req.ifr_name.len() {
+        return Err(format!("{name:?} is longer than an interface name can be"));
+    }
+    for (d, s) in req.ifr_name.iter_mut().zip(name.bytes()) {
+        *d = s as libc::c_char;
     }
     // SAFETY: SIOCGIFFLAGS fills the ifreq, which lives across the call.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req) } < 0 {
-        return Err(err("SIOCGIFFLAGS", std::io::Error::last_os_error()));
+        return Err(os("SIOCGIFFLAGS"));
     }
     // SAFETY: SIOCGIFFLAGS just set the flags member of the union.
     unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
     // SAFETY: SIOCSIFFLAGS reads the ifreq, which lives across the call.
     if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &req) } < 0 {
-        return Err(err("SIOCSIFFLAGS", std::io::Error::last_os_error()));
+        return Err(os("SIOCSIFFLAGS"));
     }
     Ok(())
 }

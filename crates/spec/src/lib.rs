@@ -12,4 +12,4 @@ pub use types::*;
 pub use validate::validate;
 
 /// The runtime-spec release husk implements.
-pub const OCI_VERSION: &str = "1.2.1";
+pub const OCI_VERSION: &str = "1.3.0";

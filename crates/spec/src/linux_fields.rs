@@ -188,6 +188,14 @@ pub struct IntelRdt {
         skip_serializing_if = "Option::is_none"
     )]
     pub schemata: Option<Vec<String>>,
+    /// runtime-spec 1.3.0: a MON group named after the container.
+    #[serde(
+        default,
+        rename = "enableMonitoring",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub enable_monitoring: Option<bool>,
+    /// 1.1-1.2.1's enableCMT and enableMBM, read as enableMonitoring.
     #[serde(default, rename = "enableCMT", skip_serializing_if = "Option::is_none")]
     pub enable_cmt: Option<bool>,
     #[serde(default, rename = "enableMBM", skip_serializing_if = "Option::is_none")]

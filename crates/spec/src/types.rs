@@ -458,7 +458,10 @@ pub struct Cpu {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Pids {
-    pub limit: i64,
+    /// runtime-spec 1.3.0: optional; -1 means no limit ("max"), and 0 is a
+    /// limit like any other (the kernel's reading).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<i64>,
 }
 
 /// `linux.resources.blockIO`. Go writes absent lists as `null`, so lists

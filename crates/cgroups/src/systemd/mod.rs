@@ -180,7 +180,7 @@ pub(crate) fn resource_properties(l: &Limits) -> Result<Vec<(&'static str, Value
     if let Some(limit) = l.pids_limit {
         p.push((
             "TasksMax",
-            Value::U64(if limit > 0 { limit as u64 } else { u64::MAX }),
+            Value::U64(if limit >= 0 { limit as u64 } else { u64::MAX }),
         ));
     }
     if let Some(cpus) = &l.cpus {
@@ -521,7 +521,7 @@ mod tests {
             cpu_shares: Some(1024),
             cpu_quota: Some(12_345),
             cpu_period: Some(100_000),
-            pids_limit: Some(0),
+            pids_limit: Some(-1),
             cpus: Some("0-1".into()),
             ..Default::default()
         };
