@@ -439,3 +439,22 @@ fn pids_limit_zero_is_a_limit_and_minus_one_is_max() {
         assert_no_leftovers(&b, b.id());
     }
 }
+
+/// A config whose mounts name /sys/fs/cgroup twice (`spec`'s default list
+/// plus one appended, as users do), with a cgroup namespace: runc binds the
+/// container's cgroup where a second cgroup2 mount is refused (EBUSY on a
+/// pure v2 host), and so does husk. The container sees its cgroup files.
+#[test]
+fn a_second_cgroup_mount_is_a_bind() {
+    let mut b = Bundle::new("cgroup-twice", &["sh", "-c", "ls /sys/fs/cgroup | head -1"]);
+    b.set_namespace("cgroup", None);
+    b.add_mount(json!({
+        "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+        "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]
+    }));
+    b.save();
+    let out = b.run(&[]);
+    out.ok();
+    assert!(!out.stdout.trim().is_empty(), "{}", out.describe());
+    assert_no_leftovers(&b, b.id());
+}

@@ -412,11 +412,17 @@ fn mount_cgroup(
             .map_err(|e| err(e, "remount", target))
         }
         (new_ns, dir) => match mount(Some("cgroup2"), target, Some("cgroup2"), f, None::<&str>) {
-            // A container without a cgroup of its own (rootless) in a user
-            // namespace but no cgroup namespace may not mount cgroupfs;
-            // it sees the host's tree, read-only if asked, as with runc.
-            Err(nix::errno::Errno::EPERM) if !new_ns && dir.is_none() => {
-                let host = Path::new("/sys/fs/cgroup");
+            // As runc, a bind instead of a fresh mount where the kernel
+            // refuses one: EPERM for a container without a cgroup of its
+            // own (rootless) in a user namespace but no cgroup namespace;
+            // EBUSY when the same cgroup2 is already mounted right there
+            // (a config that names /sys/fs/cgroup twice). The container's
+            // own directory when known, else the host's tree, read-only if
+            // asked.
+            Err(e @ (nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY))
+                if e == nix::errno::Errno::EBUSY || (!new_ns && dir.is_none()) =>
+            {
+                let host = dir.unwrap_or(Path::new("/sys/fs/cgroup"));
                 mount(
                     Some(host),
                     target,
