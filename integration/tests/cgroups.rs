@@ -112,6 +112,14 @@ fn ps_lists_the_container_processes() {
         "ps args passed on:\n{}",
         out.stdout
     );
+    // runc passes everything after the id to ps, without `--` too.
+    let out = rt.exec(&["ps", b.id(), "-o", "pid,comm"]);
+    out.ok();
+    assert!(
+        out.stdout.lines().count() == 4 && !out.stdout.contains("sleep 301"),
+        "ps args after the id passed on:\n{}",
+        out.stdout
+    );
     b.delete_force().ok();
     assert_no_leftovers(&b, b.id());
 }
@@ -158,6 +166,9 @@ fn events_stats_reports_usage() {
     let out = b.runtime().exec(&["events", "--stats", b.id()]);
     out.ok();
     let v: Value = serde_json::from_str(out.stdout.trim()).expect("one JSON line");
+    // runc's key order, which tools match on as text.
+    let prefix = format!("{{\"type\":\"stats\",\"id\":\"{}\",\"data\":{{", b.id());
+    assert!(out.stdout.starts_with(&prefix), "{}", out.stdout);
     assert_eq!(v["type"], "stats", "{v}");
     assert_eq!(v["id"], b.id(), "{v}");
     assert!(

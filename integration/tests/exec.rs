@@ -191,3 +191,41 @@ fn exec_paused_and_stopped() {
     b.delete().ok();
     assert_no_leftovers(&b, b.id());
 }
+
+/// runc's exit codes: exec's own failures (a missing program, a paused
+/// container, a bad --pid-file, no such container) exit 255, so that an
+/// engine can tell them from the program exiting 1.
+#[test]
+fn exec_failures_of_the_runtime_exit_255() {
+    let b = running("exec-255");
+    let rt = b.runtime();
+    let bad_pid_file = b.host_dir().join("no/such/dir/pid");
+    let cases: Vec<Vec<String>> = vec![
+        vec!["exec".into(), b.id().into(), "no-such-program".into()],
+        vec!["exec".into(), "no-such-container".into(), "true".into()],
+        vec![
+            "exec".into(),
+            "--pid-file".into(),
+            bad_pid_file.display().to_string(),
+            b.id().into(),
+            "true".into(),
+        ],
+    ];
+    for args in &cases {
+        let out = rt.exec(args);
+        assert_eq!(out.code(), Some(255), "{args:?}: {}", out.describe());
+    }
+    rt.exec(&["pause", b.id()]).ok();
+    let out = rt.exec(&["exec", b.id(), "true"]);
+    assert_eq!(out.code(), Some(255), "paused: {}", out.describe());
+    rt.exec(&["resume", b.id()]).ok();
+    let out = rt.exec(&["exec", b.id(), "sh", "-c", "exit 1"]);
+    assert_eq!(
+        out.code(),
+        Some(1),
+        "the program's own 1: {}",
+        out.describe()
+    );
+    b.delete_force().ok();
+    assert_no_leftovers(&b, b.id());
+}

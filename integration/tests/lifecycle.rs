@@ -479,3 +479,22 @@ fn notify_socket_passes_ready_on() {
     b.delete_force().ok();
     assert_no_leftovers(&b, b.id());
 }
+
+/// `kill ID 0` is the existence probe (kill(2)'s signal 0, as runc takes
+/// it): it succeeds on a live container, signals nothing, and fails on a
+/// stopped one.
+#[test]
+fn kill_zero_probes_the_container() {
+    let b = Bundle::new("kill-0", &["sleep", "30"]);
+    b.create().ok();
+    b.kill("0").ok();
+    assert_eq!(b.status(), "created");
+    b.start().ok();
+    b.kill("0").ok();
+    assert_eq!(b.status(), "running", "signal 0 must not stop it");
+    b.kill("KILL").ok();
+    b.wait_for_status("stopped");
+    b.kill("0").failed_with_message();
+    b.delete().ok();
+    assert_no_leftovers(&b, b.id());
+}

@@ -913,7 +913,7 @@ fn update_raises_and_lowers_memory_with_swap_and_sets_pids_and_cpu() {
             quota: Some(-1),
             ..Default::default()
         }),
-        pids: Some(Pids { limit: Some(0) }),
+        pids: Some(Pids { limit: Some(-1) }),
         ..Default::default()
     };
     cg.update(&res).unwrap();

@@ -106,9 +106,7 @@ pub fn events(
         return Err(ContainerError::transition(id, "container not running"));
     }
     let cg = cgroup(&c, "events")?.clone();
-    let stats_line = |cg: &Cgroup| {
-        serde_json::json!({"type": "stats", "id": id, "data": cg.stats()}).to_string()
-    };
+    let stats_line = |cg: &Cgroup| event_line("stats", id, Some(&cg.stats()));
     if once {
         emit(&stats_line(&cg));
         return Ok(());
@@ -127,11 +125,36 @@ pub fn events(
         since_stats += tick;
         let now = cg.oom_kills();
         if now > ooms {
-            emit(&serde_json::json!({"type": "oom", "id": id}).to_string());
+            emit(&event_line::<()>("oom", id, None));
             ooms = now;
         }
         if !c.init_alive() {
             return Ok(());
         }
+    }
+}
+
+/// One event as runc writes it, keys in runc's order (type, id, data):
+/// tools match on the text.
+fn event_line<T: serde::Serialize>(typ: &str, id: &str, data: Option<&T>) -> String {
+    let q = |s: &str| serde_json::to_string(s).unwrap_or_default();
+    match data.map(serde_json::to_string) {
+        Some(Ok(d)) => format!("{{\"type\":{},\"id\":{},\"data\":{d}}}", q(typ), q(id)),
+        _ => format!("{{\"type\":{},\"id\":{}}}", q(typ), q(id)),
+    }
+}
+
+#[cfg(test)]
+mod event_tests {
+    #[test]
+    fn runc_key_order() {
+        assert_eq!(
+            super::event_line("stats", "c\"1", Some(&serde_json::json!({"a": 1}))),
+            r#"{"type":"stats","id":"c\"1","data":{"a":1}}"#
+        );
+        assert_eq!(
+            super::event_line::<()>("oom", "c", None),
+            r#"{"type":"oom","id":"c"}"#
+        );
     }
 }

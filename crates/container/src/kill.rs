@@ -4,7 +4,8 @@
 use crate::{Container, ContainerError, Status};
 use nix::sys::signal::Signal;
 
-pub fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), ContainerError> {
+/// `sig` None is signal 0: only whether the container is alive.
+pub fn kill(c: &Container, sig: Option<Signal>, all: bool) -> Result<(), ContainerError> {
     let status = c.status();
     if all {
         let pids = match &c.state.cgroup {
@@ -15,6 +16,9 @@ pub fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), ContainerError>
         };
         for pid in pids {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig);
+        }
+        if sig.is_none() && status == Status::Stopped {
+            return Err(ContainerError::transition(c.id(), "container not running"));
         }
         if status != Status::Stopped {
             signal_init(c, sig)?;
@@ -27,7 +31,7 @@ pub fn kill(c: &Container, sig: Signal, all: bool) -> Result<(), ContainerError>
     signal_init(c, sig)
 }
 
-fn signal_init(c: &Container, sig: Signal) -> Result<(), ContainerError> {
+fn signal_init(c: &Container, sig: Option<Signal>) -> Result<(), ContainerError> {
     let fd = match husk_process::pidfd_open(c.state.pid) {
         Ok(fd) => fd,
         // Exited between the status check and here (EINVAL: being reaped
@@ -45,13 +49,21 @@ fn signal_init(c: &Container, sig: Signal) -> Result<(), ContainerError> {
     };
     // The pidfd now pins the process; check it is still ours.
     if !c.init_alive() {
-        return Ok(());
+        return match sig {
+            None => Err(ContainerError::transition(c.id(), "container not running")),
+            Some(_) => Ok(()),
+        };
     }
-    pidfd_send_signal(&fd, sig)
-        .map_err(|e| ContainerError::Other(format!("container {:?}: signal {sig}: {e}", c.id())))
+    pidfd_send_signal(&fd, sig).map_err(|e| {
+        ContainerError::Other(format!(
+            "container {:?}: signal {}: {e}",
+            c.id(),
+            sig.map_or("0", |s| s.as_str())
+        ))
+    })
 }
 
-fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Signal) -> std::io::Result<()> {
+fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Option<Signal>) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     // SAFETY: pidfd_send_signal takes a pidfd, a signal number, a null
     // siginfo and flags 0; no memory of ours is read or written.
@@ -59,7 +71,7 @@ fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Signal) -> std::io::Result<
         libc::syscall(
             libc::SYS_pidfd_send_signal,
             fd.as_raw_fd(),
-            sig as i32,
+            sig.map_or(0, |s| s as i32),
             std::ptr::null::<libc::siginfo_t>(),
             0,
         )
@@ -82,7 +94,7 @@ pub(crate) fn kill_and_wait(pid: i32) {
     let Ok(fd) = husk_process::pidfd_open(pid) else {
         return;
     };
-    let _ = pidfd_send_signal(&fd, Signal::SIGKILL);
+    let _ = pidfd_send_signal(&fd, Some(Signal::SIGKILL));
     if !husk_process::wait_pidfd(&fd, 10_000) {
         tracing::warn!("process {pid} did not exit within 10s of SIGKILL");
     }

@@ -139,8 +139,9 @@ pub struct PsArgs {
     #[arg(short = 'f', long, default_value = "table")]
     pub format: String,
     pub id: String,
-    /// Arguments for ps (after --).
-    #[arg(last = true)]
+    /// Arguments for ps: everything after the id (runc's reading), with or
+    /// without `--`.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub ps_args: Vec<String>,
 }
 

@@ -59,7 +59,14 @@ fn main() {
                 logger.write(tracing::Level::ERROR, &msg);
             }
             eprintln!("husk: {msg}");
-            std::process::exit(1);
+            // runc's codes: `exec` fails with 255 of its own, so that an
+            // engine can tell husk's failure from the program exiting 1.
+            let code = if matches!(cli.cmd, Some(Cmd::Exec(_))) {
+                255
+            } else {
+                1
+            };
+            std::process::exit(code);
         }
     }
 }

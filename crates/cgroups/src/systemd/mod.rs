@@ -180,7 +180,13 @@ pub(crate) fn resource_properties(l: &Limits) -> Result<Vec<(&'static str, Value
     if let Some(limit) = l.pids_limit {
         p.push((
             "TasksMax",
-            Value::U64(if limit >= 0 { limit as u64 } else { u64::MAX }),
+            // systemd refuses TasksMax=0; 1 is the same limit for a
+            // container whose init is its one task (runc maps it so too).
+            Value::U64(match limit {
+                0 => 1,
+                l if l > 0 => l as u64,
+                _ => u64::MAX,
+            }),
         ));
     }
     if let Some(cpus) = &l.cpus {
