@@ -469,3 +469,38 @@ fn a_second_cgroup_mount_is_a_bind() {
     assert!(!out.stdout.trim().is_empty(), "{}", out.describe());
     assert_no_leftovers(&b, b.id());
 }
+
+/// A container whose cgroup exists and is frozen is refused at create
+/// (runtime-spec 1.3.0; runc: "container's cgroup unexpectedly frozen"),
+/// instead of leaving the init in the refrigerator; the frozen cgroup, which
+/// is not the runtime's, is left as it was.
+#[test]
+fn a_frozen_cgroup_is_refused() {
+    let mut b = Bundle::new("frozen-cg", &["true"]);
+    let rel = format!("husk-it-frozen-{}", b.id());
+    b.config_mut()["linux"]["cgroupsPath"] = json!(format!("/{rel}"));
+    b.save();
+    let v1 = std::path::Path::new("/sys/fs/cgroup/freezer");
+    let (dir, file, frozen, thawed) = if v1.join("freezer.state").exists() || v1.is_dir() {
+        (v1.join(&rel), "freezer.state", "FROZEN", "THAWED")
+    } else {
+        (
+            std::path::Path::new("/sys/fs/cgroup").join(&rel),
+            "cgroup.freeze",
+            "1",
+            "0",
+        )
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join(file), frozen).unwrap();
+    let out = b.run(&["--detach"]);
+    std::fs::write(dir.join(file), thawed).unwrap();
+    out.failed_with_one_line();
+    assert!(out.stderr.contains("frozen"), "{}", out.stderr);
+    assert!(
+        dir.is_dir(),
+        "the frozen cgroup is not the runtime's to remove"
+    );
+    let _ = std::fs::remove_dir(&dir);
+    b.runtime().assert_gone(b.id());
+}

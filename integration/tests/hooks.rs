@@ -374,3 +374,22 @@ fn hooks_get_no_inherited_descriptors() {
     }
     assert_no_leftovers(&b, b.id());
 }
+
+/// createContainer hooks run with the container's rootfs as their working
+/// directory, as runc runs them (hooks such as the NVIDIA container toolkit
+/// write relative to it); the spec is silent.
+#[test]
+fn create_container_hooks_run_in_the_rootfs() {
+    let mut b = Bundle::new("hook-cwd", &["true"]);
+    b.add_hook("createContainer", sh_hook("pwd > cwd-of-hook", None));
+    b.save();
+    b.run(&[]).ok();
+    let got = fs::read_to_string(b.rootfs().join("cwd-of-hook"))
+        .expect("the hook wrote cwd-of-hook relative to its working directory");
+    assert_eq!(
+        Path::new(got.trim()),
+        fs::canonicalize(b.rootfs()).unwrap(),
+        "createContainer hook's cwd"
+    );
+    assert_no_leftovers(&b, b.id());
+}

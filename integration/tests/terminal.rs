@@ -111,3 +111,55 @@ fn run_relays_the_terminal_itself() {
     );
     assert_no_leftovers(&b, b.id());
 }
+
+/// The pty slave belongs to the process's user (the group stays tty's), as
+/// runc gives it, for the init and for `exec -t`: a non-root program can
+/// then change its own terminal's settings.
+#[test]
+fn the_terminal_belongs_to_the_process_user() {
+    let mut b = Bundle::new(
+        "tty-owner",
+        &["sh", "-c", "stat -c owner=%u:%g $(tty); sleep 30"],
+    );
+    b.config_mut()["process"]["terminal"] = json!(true);
+    b.config_mut()["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let sock = b.host_dir().join("console.sock");
+    let receiver = console_receiver(&sock);
+    b.create_as(b.id(), &["--console-socket", sock.to_str().unwrap()])
+        .ok();
+    let master = receiver.join().unwrap().expect("pty master");
+    b.start().ok();
+    let text = read_until(master, "owner=");
+    let text = read_owner(text);
+    assert_eq!(text, "1000:5", "init's terminal owner");
+    let sock2 = b.host_dir().join("exec.sock");
+    let receiver = console_receiver(&sock2);
+    let rt = b.runtime();
+    rt.exec(&[
+        "exec",
+        "-t",
+        "--detach",
+        "--console-socket",
+        sock2.to_str().unwrap(),
+        "--user",
+        "1234:1234",
+        b.id(),
+        "sh",
+        "-c",
+        "stat -c owner=%u:%g $(tty); sleep 1",
+    ])
+    .ok();
+    let master = receiver.join().unwrap().expect("exec pty master");
+    let text = read_owner(read_until(master, "owner="));
+    assert_eq!(text, "1234:5", "exec -t terminal owner");
+    b.delete_force().ok();
+    assert_no_leftovers(&b, b.id());
+}
+
+/// "owner=U:G" out of a terminal's text (which may still be arriving).
+fn read_owner(text: String) -> String {
+    text.split("owner=")
+        .nth(1)
+        .map(|r| r.split_whitespace().next().unwrap_or("").to_string())
+        .unwrap_or_default()
+}

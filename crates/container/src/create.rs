@@ -139,6 +139,26 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     // Saved before anything is made, so that `delete --force` can undo a
     // create that was killed half way.
     container.save()?;
+    // runtime-spec 1.3.0: a cgroup that is not fit for the container is an
+    // error. A frozen one would hold the init in the refrigerator forever
+    // (runc: "container's cgroup unexpectedly frozen"); checked before
+    // anything is made in it, so nothing of its owner's is touched.
+    if cgroup.is_frozen() {
+        return Err(ContainerError::Other(format!(
+            "linux.cgroupsPath: the container's cgroup {} is frozen; thaw it or choose another cgroupsPath",
+            cgroup.dirs().next().map_or(String::new(), |d| d.display().to_string())
+        )));
+    }
+    if let Some(n) = cgroup
+        .pids()
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(|p| p.len())
+    {
+        tracing::warn!(
+            "linux.cgroupsPath: the container's cgroup already holds {n} processes; they share its limits"
+        );
+    }
     let created = cgroup.create(linux.resources.as_ref());
     // Whatever create() made is recorded in `cgroup`, also on failure paths
     // it did not undo itself.

@@ -162,7 +162,7 @@ fn process(args: &ExecArgs, ch: &Channel) -> Result<std::convert::Infallible, St
     let p = args.process;
     if p.terminal {
         nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
-        let t = pty::open_pty()?;
+        let t = pty::open_pty(p.user.uid)?;
         ch.send_with_fd(&Msg::Console, Some(t.master.as_raw_fd()))
             .map_err(|e| e.to_string())?;
         ch.expect_proceed()?;

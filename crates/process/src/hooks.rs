@@ -19,8 +19,20 @@ pub struct HookError {
 
 /// Runs `hooks` in order, stopping at the first failure.
 pub fn run_all(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<(), HookError> {
+    run_all_in(kind, hooks, state, None)
+}
+
+/// The same, with `cwd` as the hooks' working directory (createContainer
+/// hooks run in the container's rootfs, as runc runs them; the spec is
+/// silent).
+pub fn run_all_in(
+    kind: &'static str,
+    hooks: &[Hook],
+    state: &[u8],
+    cwd: Option<&std::path::Path>,
+) -> Result<(), HookError> {
     for (index, h) in hooks.iter().enumerate() {
-        run_one(h, state).map_err(|reason| HookError {
+        run_one(h, state, cwd).map_err(|reason| HookError {
             kind,
             index,
             path: h.path.display().to_string(),
@@ -34,14 +46,17 @@ pub fn run_all(kind: &'static str, hooks: &[Hook], state: &[u8]) -> Result<(), H
 /// poststart and poststop.
 pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) {
     for (index, h) in hooks.iter().enumerate() {
-        if let Err(reason) = run_one(h, state) {
+        if let Err(reason) = run_one(h, state, None) {
             tracing::warn!("hooks.{kind}[{index}] ({}): {reason}", h.path.display());
         }
     }
 }
 
-fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
+fn run_one(h: &Hook, state: &[u8], cwd: Option<&std::path::Path>) -> Result<(), String> {
     let mut cmd = Command::new(&h.path);
+    if let Some(d) = cwd {
+        cmd.current_dir(d);
+    }
     if let Some((arg0, rest)) = h.args.split_first() {
         cmd.arg0(arg0).args(rest);
     }

@@ -69,7 +69,7 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     }
 
     if process.terminal {
-        let p = pty::open_pty()?;
+        let p = pty::open_pty(process.user.uid)?;
         rootfs::mount_console(&p.slave_proc_path())
             .map_err(|e| format!("process.terminal: {e}"))?;
         ch.send_with_fd(&Msg::Console, Some(p.master.as_raw_fd()))
@@ -162,8 +162,13 @@ fn setup_rootfs(
     ch.send(&Msg::RunCreateHooks).map_err(|e| e.to_string())?;
     ch.expect_proceed()?;
     if let Some(h) = &spec.hooks {
-        hooks::run_all("createContainer", &h.create_container, state.as_bytes())
-            .map_err(|e| e.to_string())?;
+        hooks::run_all_in(
+            "createContainer",
+            &h.create_container,
+            state.as_bytes(),
+            Some(rootfs),
+        )
+        .map_err(|e| e.to_string())?;
     }
 
     if !own_mntns {

@@ -20,7 +20,10 @@ impl Pty {
     }
 }
 
-pub fn open_pty() -> Result<Pty, String> {
+/// A new pty whose slave belongs to `uid` (the process's user, as runc
+/// gives it; the group stays devpts's tty group), so that a non-root
+/// program can change its own terminal's settings.
+pub fn open_pty(uid: u32) -> Result<Pty, String> {
     let m: PtyMaster = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
         .map_err(|e| format!("process.terminal: open /dev/ptmx: {e}"))?;
     grantpt(&m).map_err(|e| format!("process.terminal: grantpt: {e}"))?;
@@ -40,6 +43,12 @@ pub fn open_pty() -> Result<Pty, String> {
     }
     // SAFETY: the kernel just returned this descriptor; nothing else owns it.
     let slave = unsafe { OwnedFd::from_raw_fd(fd) };
+    nix::unistd::fchown(
+        slave.as_raw_fd(),
+        Some(nix::unistd::Uid::from_raw(uid)),
+        None,
+    )
+    .map_err(|e| format!("process.terminal: give the pty to uid {uid}: {e}"))?;
     Ok(Pty { master, slave })
 }
 
