@@ -653,3 +653,92 @@ fn masks_without_a_mount_namespace_are_refused() {
     }
     assert_no_leftovers(&b, b.id());
 }
+
+/// rootfsPropagation `unbindable` (and `runbindable`): the rootfs is bound
+/// before anything is unbindable, so the container runs.
+#[test]
+fn unbindable_root_propagation_runs() {
+    for mode in ["unbindable", "runbindable", "private", "rslave"] {
+        let mut b = Bundle::new("unbindable", &["true"]);
+        b.config_mut()["linux"]["rootfsPropagation"] = json!(mode);
+        b.save();
+        let out = b.run(&[]);
+        assert!(
+            out.success(),
+            "rootfsPropagation {mode}: {}",
+            out.describe()
+        );
+        assert_no_leftovers(&b, b.id());
+    }
+}
+
+/// Kubernetes' Bidirectional mount propagation (critest's "mount with
+/// 'rshared'"): with rootfsPropagation rshared and a host directory bound
+/// rshared, a mount made in the container below it appears on the host,
+/// and one made on the host appears in the container.
+#[test]
+fn rshared_mounts_propagate_both_ways() {
+    let mut b = Bundle::new(
+        "rshared",
+        &[
+            "sh",
+            "-c",
+            "mount -t tmpfs from-container /mnt/shared/in && sleep 30",
+        ],
+    );
+    let shared = b.host_dir().join("shared");
+    fs::create_dir_all(shared.join("in")).unwrap();
+    fs::create_dir_all(shared.join("out")).unwrap();
+    let sh = |cmd: &str| {
+        let ok = std::process::Command::new("sh")
+            .args(["-c", cmd])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "{cmd}");
+    };
+    let d = shared.display().to_string();
+    sh(&format!("mount --bind {d} {d} && mount --make-shared {d}"));
+    b.config_mut()["linux"]["rootfsPropagation"] = json!("rshared");
+    b.edit(|c| {
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+    });
+    b.add_mount(bind_mount(&shared, "/mnt/shared", &["rbind", "rshared"]));
+    b.save();
+    b.create_and_start();
+    let into_host = poll(|| {
+        host_mounts()
+            .iter()
+            .any(|m| m.mount_point == shared.join("in"))
+            .then_some(())
+    });
+    sh(&format!("mount -t tmpfs from-host {d}/out"));
+    let out = b.runtime().exec(&[
+        "exec",
+        b.id(),
+        "grep",
+        "-c",
+        " /mnt/shared/out ",
+        "/proc/self/mountinfo",
+    ]);
+    b.delete_force().ok();
+    let _ = std::process::Command::new("umount")
+        .args(["-R", "-l", &d])
+        .status();
+    assert!(
+        into_host.is_some(),
+        "a mount made in the container did not reach the host"
+    );
+    assert_eq!(
+        out.stdout.trim(),
+        "1",
+        "a mount made on the host did not reach the container: {}",
+        out.describe()
+    );
+    assert_no_leftovers(&b, b.id());
+}

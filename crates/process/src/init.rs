@@ -85,6 +85,17 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         rootfs::make_root_readonly().map_err(|e| e.to_string())?;
     }
+    // Unbindable last: the masks and read-only paths are binds from the
+    // root's own mounts, which an unbindable root would refuse.
+    let linux = spec.linux_or_default();
+    if matches!(
+        linux.rootfs_propagation.as_deref(),
+        Some("unbindable" | "runbindable")
+    ) && (plan.creates(NamespaceType::Mount) || plan.joins(NamespaceType::Mount))
+    {
+        rootfs::set_root_propagation(linux.rootfs_propagation.as_deref())
+            .map_err(|e| e.to_string())?;
+    }
 
     rlimits::apply(&process.rlimits)?;
     if !args.no_new_keyring {
@@ -178,6 +189,8 @@ fn setup_rootfs(
     } else {
         rootfs::pivot_root(rootfs).map_err(e)?;
     }
+    // Shared goes on the new root itself, once it is the root (prepare_root
+    // says why); unbindable at the very end of setup (see setup).
     if own_mntns
         && matches!(
             linux.rootfs_propagation.as_deref(),

@@ -34,22 +34,52 @@ pub struct MountContext<'a> {
     pub idmapped: &'a [(usize, RawFd)],
 }
 
-/// Turns the host's mounts into slaves (or the configured propagation) so
-/// nothing we do leaks back, and makes the rootfs a mount point, which
-/// pivot_root needs.
+/// Gives the namespace's mounts the configured propagation (slaves of the
+/// host's by default, so nothing we do leaks back), makes the mount that
+/// holds the rootfs private (or a slave) on its own, and binds the rootfs
+/// onto itself, which pivot_root needs. The order is runc's, and it is what
+/// makes two configurations work:
+/// - `rshared`: "/" stays shared, so a host directory bound into the
+///   container is a peer of the host's mount and mounts made below it in
+///   the container reach the host (Kubernetes' Bidirectional propagation);
+///   only the rootfs's own parent is private, so the rootfs bind neither
+///   leaks to the host nor makes pivot_root fail.
+/// - `unbindable`: nothing can be bound from an unbindable mount (the
+///   rootfs, the host's cgroup directories), so the setup runs on slaves
+///   and the new root is made unbindable after pivot_root
+///   (`set_root_propagation`).
 pub fn prepare_root(rootfs: &Path, rootfs_propagation: Option<&str>) -> Result<(), RootfsError> {
+    // Always recursive: every mount of the namespace, not just "/".
     let flags = rootfs_propagation
         .and_then(propagation)
-        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    // Shared is applied after pivot (see set_root_propagation); a shared
-    // parent would make pivot_root fail, so start from a slave.
-    let first = if flags.contains(MsFlags::MS_SHARED) {
-        MsFlags::MS_SLAVE | MsFlags::MS_REC
+        .filter(|f| !f.contains(MsFlags::MS_UNBINDABLE))
+        .unwrap_or(MsFlags::MS_SLAVE)
+        | MsFlags::MS_REC;
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>)
+        .map_err(|e| RootfsError::sys("set the propagation of /", "/", e))?;
+    let parent = if flags.contains(MsFlags::MS_SLAVE) {
+        MsFlags::MS_SLAVE
     } else {
-        flags | MsFlags::MS_REC
+        MsFlags::MS_PRIVATE
     };
-    mount(None::<&str>, "/", None::<&str>, first, None::<&str>)
-        .map_err(|e| RootfsError::sys("make / private/slave", "/", e))?;
+    // The mount that holds the rootfs: mount(2) says EINVAL for a path that
+    // is not a mount point, so walk up until one takes it.
+    let mut dir = rootfs;
+    loop {
+        match mount(None::<&str>, dir, None::<&str>, parent, None::<&str>) {
+            Ok(()) => break,
+            Err(nix::errno::Errno::EINVAL) if dir.parent().is_some() => {
+                dir = dir.parent().expect("checked");
+            }
+            Err(e) => {
+                return Err(RootfsError::sys(
+                    "make the rootfs's parent mount private",
+                    dir,
+                    e,
+                ))
+            }
+        }
+    }
     mount(
         Some(rootfs),
         rootfs,
