@@ -742,3 +742,34 @@ fn rshared_mounts_propagate_both_ways() {
     );
     assert_no_leftovers(&b, b.id());
 }
+
+/// A read-only /dev (runc mounts it read-write, makes the device nodes,
+/// ptmx and the pts mount point below it, then remounts it read-only), and
+/// the same for any read-only mount with a later mount below it: both run,
+/// and both are read-only in the container.
+#[test]
+fn readonly_mounts_with_things_below_them() {
+    let script = "echo hi > /dev/null && test -c /dev/zero && test -d /dev/pts \
+        && ! touch /dev/x 2>/dev/null && ! touch /run/x 2>/dev/null \
+        && test -d /run/secrets/sub && echo ok";
+    let mut b = Bundle::new("ro-dev", &["sh", "-c", script]);
+    b.edit(|c| {
+        for m in c["mounts"].as_array_mut().unwrap() {
+            if m["destination"] == "/dev" {
+                m["options"].as_array_mut().unwrap().push(json!("ro"));
+            }
+        }
+    });
+    b.add_mount(
+        json!({"destination": "/run", "type": "tmpfs", "source": "tmpfs",
+        "options": ["nosuid", "nodev", "ro"]}),
+    );
+    let secrets = b.host_dir().join("secrets");
+    fs::create_dir_all(secrets.join("sub")).unwrap();
+    b.add_mount(bind_mount(&secrets, "/run/secrets", &["rbind", "ro"]));
+    b.save();
+    let out = b.run(&[]);
+    out.ok();
+    assert_eq!(out.stdout, "ok\n", "{}", out.describe());
+    assert_no_leftovers(&b, b.id());
+}

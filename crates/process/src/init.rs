@@ -47,7 +47,7 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     }
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
-    setup_rootfs(args, plan, ch, &state, in_userns)?;
+    let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns)?;
 
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;
@@ -82,6 +82,7 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
         rootfs::readonly_paths(&l.readonly_paths).map_err(|e| e.to_string())?;
         rootfs::mask_paths(&l.masked_paths, l.mount_label.as_deref()).map_err(|e| e.to_string())?;
     }
+    rootfs::remount_readonly(&readonly_later).map_err(|e| e.to_string())?;
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         rootfs::make_root_readonly().map_err(|e| e.to_string())?;
     }
@@ -136,7 +137,7 @@ fn setup_rootfs(
     ch: &Channel,
     state: &str,
     in_userns: bool,
-) -> Result<(), String> {
+) -> Result<Vec<rootfs::ReadonlyLater>, String> {
     let spec = args.spec;
     let linux = spec.linux_or_default();
     // No mount namespace in the config: the container inherits husk's (the
@@ -158,7 +159,7 @@ fn setup_rootfs(
         new_cgroupns: plan.creates(NamespaceType::Cgroup),
         idmapped: &args.idmapped_mounts,
     };
-    rootfs::mount_all(&ctx, &spec.mounts).map_err(e)?;
+    let readonly_later = rootfs::mount_all(&ctx, &spec.mounts).map_err(e)?;
     let binds_dev = spec.mounts.iter().any(|m| {
         m.destination == Path::new("/dev") && m.options.iter().any(|o| o == "bind" || o == "rbind")
     });
@@ -199,7 +200,7 @@ fn setup_rootfs(
     {
         rootfs::set_root_propagation(linux.rootfs_propagation.as_deref()).map_err(e)?;
     }
-    Ok(())
+    Ok(readonly_later)
 }
 
 fn set_domainname(d: &str) -> Result<(), String> {

@@ -98,6 +98,24 @@ fn verified_dev_null() -> Result<OwnedFd, RootfsError> {
     Ok(fd)
 }
 
+/// After pivot_root and everything below them: the read-only flag of the
+/// mounts `mount_all` held it back from, as runc does for /dev.
+pub fn remount_readonly(later: &[crate::ReadonlyLater]) -> Result<(), RootfsError> {
+    for l in later {
+        let f = MsFlags::MS_BIND
+            | MsFlags::MS_REMOUNT
+            | MsFlags::MS_RDONLY
+            | current_flags(&l.destination);
+        mount(None::<&str>, &l.destination, None::<&str>, f, None::<&str>).map_err(|e| {
+            RootfsError::field(
+                l.field.clone(),
+                format!("remount {} read-only: {e}", l.destination.display()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
 pub fn make_root_readonly() -> Result<(), RootfsError> {
     let f =
         MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | current_flags(Path::new("/"));

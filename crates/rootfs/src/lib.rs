@@ -16,9 +16,11 @@ mod resolve;
 
 pub use devices::{create_default_devices, create_devices, mount_console, setup_ptmx};
 pub use error::RootfsError;
-pub use finalize::{make_root_readonly, mask_paths, readonly_paths, set_root_propagation};
+pub use finalize::{
+    make_root_readonly, mask_paths, readonly_paths, remount_readonly, set_root_propagation,
+};
 pub use idmap::{prepare_idmapped, wants_idmap};
-pub use mount::{mount_all, prepare_root, CgroupBind, MountContext};
+pub use mount::{mount_all, prepare_root, CgroupBind, MountContext, ReadonlyLater};
 pub use options::{parse_options, MountOptions, SUPPORTED_OPTIONS};
 pub use pivot::{bind_root_privately, chroot_root, move_root, pivot_root};
 pub use resolve::resolve_in_root;

@@ -126,15 +126,43 @@ fn check_plain_dirs(rootfs: &Path, dest: &Path) -> Result<(), String> {
     Ok(())
 }
 
-pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<(), RootfsError> {
-    for (i, m) in mounts.iter().enumerate() {
-        mount_one(ctx, i, m)?;
-    }
-    Ok(())
+/// A read-only mount made read-write for the setup, to be made read-only
+/// once everything below it exists (`remount_readonly`).
+#[derive(Debug, Clone)]
+pub struct ReadonlyLater {
+    pub field: String,
+    /// Inside the container's root.
+    pub destination: PathBuf,
 }
 
-fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError> {
-    let o = parse_options(&m.options);
+/// Mounts `mounts` in order; returns the read-only ones whose read-only
+/// flag waits for the end of setup: /dev (device nodes, ptmx, the console
+/// go below it), tmpfs (as runc), and any mount that a later one sits
+/// below (its mount point must be made).
+pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<Vec<ReadonlyLater>, RootfsError> {
+    let mut later = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let below = |d: &Path| mounts[i + 1..].iter().any(|n| n.destination.starts_with(d));
+        let typ = m.typ.as_deref().unwrap_or("");
+        let defer = !matches!(typ, "cgroup" | "cgroup2")
+            && (m.destination == Path::new("/dev") || typ == "tmpfs" || below(&m.destination));
+        if mount_one(ctx, i, m, defer)? {
+            later.push(ReadonlyLater {
+                field: format!("mounts[{i}]"),
+                destination: m.destination.clone(),
+            });
+        }
+    }
+    Ok(later)
+}
+
+/// Returns whether the read-only flag was held back (`defer` and "ro").
+fn mount_one(ctx: &MountContext, i: usize, m: &Mount, defer: bool) -> Result<bool, RootfsError> {
+    let mut o = parse_options(&m.options);
+    let deferred = defer && o.flags.contains(MsFlags::MS_RDONLY);
+    if deferred {
+        o.flags -= MsFlags::MS_RDONLY;
+    }
     let typ = m.typ.as_deref().unwrap_or("");
     let bind = o.is_bind() || typ == "bind";
     let field = format!("mounts[{i}]");
@@ -273,7 +301,7 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount) -> Result<(), RootfsError>
         )
         .map_err(|e| named(errno(&e), "set recursive attributes (mount_setattr) of"))?;
     }
-    Ok(())
+    Ok(deferred)
 }
 
 fn typ_or_bind(typ: &str, bind: bool) -> &str {
