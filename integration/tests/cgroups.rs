@@ -504,3 +504,54 @@ fn a_frozen_cgroup_is_refused() {
     let _ = std::fs::remove_dir(&dir);
     b.runtime().assert_gone(b.id());
 }
+
+/// `update` checks its flags merged into the container's current limits,
+/// as runc does: a swap limit alone is fine when the container already has
+/// a memory limit, and a quota alone keeps the period it has.
+#[test]
+fn update_validates_the_merged_limits() {
+    let mut b = Bundle::new("update-merged", &["sleep", "300"]);
+    b.config_mut()["linux"]["resources"] = json!({
+        "memory": {"limit": 50 << 20},
+        "cpu": {"quota": 20000, "period": 50000}
+    });
+    b.create_and_start();
+    let rt = b.runtime();
+    let id = b.id();
+    let has_swap = if is_v2(id) {
+        cgroup_dirs(id)
+            .iter()
+            .any(|d| d.join("memory.swap.max").exists())
+    } else {
+        cgroup_dirs(id)
+            .iter()
+            .any(|d| d.join("memory.memsw.limit_in_bytes").exists())
+    };
+    if has_swap {
+        rt.exec(&["update", "--memory-swap", "96468992", id]).ok();
+        if is_v2(id) {
+            expect(
+                id,
+                "memory.swap.max",
+                &(96468992u64 - (50 << 20)).to_string(),
+            );
+        } else {
+            expect(id, "memory.memsw.limit_in_bytes", "96468992");
+        }
+        // Below the memory limit the container has: refused, naming it.
+        rt.exec(&["update", "--memory-swap", "1048576", id])
+            .failed_with_message()
+            .stderr_mentions_any(&["memory"]);
+    } else {
+        eprintln!("SKIP swap part: no swap accounting on this host");
+    }
+    rt.exec(&["update", "--cpu-quota", "30000", id]).ok();
+    if is_v2(id) {
+        expect(id, "cpu.max", "30000 50000");
+    } else {
+        expect(id, "cpu.cfs_quota_us", "30000");
+        expect(id, "cpu.cfs_period_us", "50000");
+    }
+    b.delete_force().ok();
+    assert_no_leftovers(&b, b.id());
+}

@@ -214,6 +214,12 @@ impl Cgroup {
         }
     }
 
+    /// Whether `resources` could be applied here: the same checks as
+    /// create and update, nothing written.
+    pub fn validate(&self, resources: &Resources) -> Result<(), CgroupError> {
+        self.check(Some(resources)).map(|_| ())
+    }
+
     fn check(&self, resources: Option<&Resources>) -> Result<Limits, CgroupError> {
         let default = Resources::default();
         let limits = Limits::from_spec(resources.unwrap_or(&default), self.version)?;

@@ -83,12 +83,36 @@ pub(crate) fn pids_in_pid_ns(ns: &str) -> Vec<i32> {
     out
 }
 
-pub fn update(c: &Container, resources: &husk_spec::Resources) -> Result<(), ContainerError> {
+/// Checks this call's resources merged into the container's current ones
+/// (a swap limit given alone is checked against the memory limit it
+/// already has; a quota against its period), applies them with the other
+/// half of each such pair, and keeps the merged set for the next update.
+pub fn update(c: &mut Container, resources: &husk_spec::Resources) -> Result<(), ContainerError> {
     if c.status() == Status::Stopped {
         return Err(ContainerError::transition(c.id(), "container not running"));
     }
-    cgroup(c, "update")?.update(resources)?;
-    Ok(())
+    let merged = c
+        .state
+        .resources
+        .as_ref()
+        .map_or_else(|| resources.clone(), |r| r.merged_with(resources));
+    let cg = cgroup(c, "update")?;
+    cg.validate(&merged)?;
+    let mut call = resources.clone();
+    if let (Some(m), Some(all)) = (call.memory.as_mut(), merged.memory.as_ref()) {
+        if m.swap.is_some_and(|s| s > 0) && m.limit.is_none() {
+            m.limit = all.limit;
+        }
+    }
+    if let (Some(cpu), Some(all)) = (call.cpu.as_mut(), merged.cpu.as_ref()) {
+        if cpu.quota.is_some() != cpu.period.is_some() {
+            cpu.quota = cpu.quota.or(all.quota);
+            cpu.period = cpu.period.or(all.period);
+        }
+    }
+    cg.update(&call)?;
+    c.state.resources = Some(merged);
+    c.save()
 }
 
 /// runc's event stream: `{"type":"stats",...}` every `interval` (or once

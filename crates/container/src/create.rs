@@ -128,6 +128,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             .any(|n| n.typ == husk_spec::NamespaceType::Mount))
         .then(|| husk_rootfs::mountinfo::mount_ids_at(&rootfs)),
         intel_rdt: linux.intel_rdt.clone(),
+        resources: linux.resources.clone(),
     };
     guard.intel_rdt = state.intel_rdt.clone().map(|r| (opts.id.clone(), r));
     guard.host_mounts = state

@@ -49,6 +49,10 @@ pub struct StateData {
     /// and delete (or a failed create) detaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_mounts_before: Option<Vec<u64>>,
+    /// linux.resources as created and updated since: `update` validates
+    /// its flags merged into them, as runc does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<husk_spec::Resources>,
     /// linux.intelRdt, for delete to remove the groups create made.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub intel_rdt: Option<husk_spec::IntelRdt>,

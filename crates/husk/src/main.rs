@@ -195,7 +195,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Cmd::Ps(a) => cgroup_cmds::ps(&root, &a.id, &a.format, &a.ps_args)?,
         Cmd::Update(a) => {
             let resources = cgroup_cmds::update_resources(a)?;
-            container::update(&container::load(&root, &a.id)?, &resources)?;
+            container::update(&mut container::load(&root, &a.id)?, &resources)?;
         }
         Cmd::Events(a) => {
             let every = cgroup_cmds::parse_duration(&a.interval)?;

@@ -391,6 +391,29 @@ pub struct Resources {
     pub unified: Option<BTreeMap<String, String>>,
 }
 
+impl Resources {
+    /// `over` laid on `self` field by field, as `runc update` merges its
+    /// flags into the container's resources: objects merge, a value or a
+    /// list given in `over` replaces.
+    pub fn merged_with(&self, over: &Resources) -> Resources {
+        fn merge(base: &mut serde_json::Value, over: serde_json::Value) {
+            match (base, over) {
+                (serde_json::Value::Object(b), serde_json::Value::Object(o)) => {
+                    for (k, v) in o {
+                        merge(b.entry(k).or_insert(serde_json::Value::Null), v);
+                    }
+                }
+                (b, o) => *b = o,
+            }
+        }
+        let (Ok(mut b), Ok(o)) = (serde_json::to_value(self), serde_json::to_value(over)) else {
+            return over.clone();
+        };
+        merge(&mut b, o);
+        serde_json::from_value(b).unwrap_or_else(|_| over.clone())
+    }
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct DeviceCgroup {
@@ -581,6 +604,22 @@ where
 #[cfg(test)]
 mod resources_tests {
     use super::*;
+
+    #[test]
+    fn resources_merge_field_by_field() {
+        let base: Resources = serde_json::from_str(
+            r#"{"memory":{"limit":100,"swap":300},"cpu":{"quota":5,"period":10},"pids":{"limit":7}}"#,
+        )
+        .unwrap();
+        let over: Resources =
+            serde_json::from_str(r#"{"memory":{"swap":500},"cpu":{"period":20}}"#).unwrap();
+        let m = base.merged_with(&over);
+        let mem = m.memory.unwrap();
+        assert_eq!((mem.limit, mem.swap), (Some(100), Some(500)));
+        let cpu = m.cpu.unwrap();
+        assert_eq!((cpu.quota, cpu.period), (Some(5), Some(20)));
+        assert_eq!(m.pids.unwrap().limit, Some(7));
+    }
 
     #[test]
     fn resources_use_the_runtime_spec_field_names() {
