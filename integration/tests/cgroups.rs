@@ -555,3 +555,46 @@ fn update_validates_the_merged_limits() {
     b.delete_force().ok();
     assert_no_leftovers(&b, b.id());
 }
+
+/// `exec --cgroup [CONTROLLERS:]PATH` (runc 1.1): the process goes into an
+/// existing sub-cgroup of the container's; a missing one is an error.
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let b = sleeper("exec-subcg");
+    let rt = b.runtime();
+    let id = b.id();
+    let dirs = cgroup_dirs(id);
+    for d in &dirs {
+        std::fs::create_dir_all(d.join("sub")).unwrap();
+        // A new v1 cpuset starts empty and takes no task until given some.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                std::fs::write(d.join("sub").join(f), v.trim()).unwrap();
+            }
+        }
+    }
+    let out = rt.exec(&["exec", "--cgroup", "sub", id, "cat", "/proc/self/cgroup"]);
+    out.ok();
+    for line in out
+        .stdout
+        .lines()
+        .filter(|l| !l.contains("name=") && !l.ends_with(":/"))
+    {
+        assert!(
+            line.ends_with("/sub"),
+            "not in the sub-cgroup: {line}\n{}",
+            out.stdout
+        );
+    }
+    rt.exec(&["exec", "--cgroup", "nosuch", id, "true"])
+        .failed_with_message()
+        .stderr_mentions_any(&["nosuch"]);
+    rt.exec(&["exec", "--cgroup", "../../escape", id, "true"])
+        .failed_with_message();
+    b.delete_force().ok();
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d.join("sub"));
+        let _ = std::fs::remove_dir(d);
+    }
+    assert_no_leftovers(&b, b.id());
+}

@@ -273,6 +273,46 @@ impl Cgroup {
         Ok(())
     }
 
+    /// `exec --cgroup`: moves `pid` into existing sub-cgroups of the
+    /// container's, one per hierarchy: the sub-cgroup named for one of the
+    /// hierarchy's controllers, else the one named for none, else the
+    /// container's own. On v2 (one hierarchy) only a sub-cgroup without
+    /// controllers applies.
+    pub fn add_pid_to_sub(&self, pid: i32, subs: &[SubCgroup]) -> Result<(), CgroupError> {
+        if self.systemd.is_some() {
+            return Err(CgroupError::Host(
+                "sub-cgroups are not supported with the systemd driver".into(),
+            ));
+        }
+        if self.version == Version::V2 && subs.iter().any(|s| !s.controllers.is_empty()) {
+            return Err(CgroupError::Host(
+                "cgroup v2 has one hierarchy: give the path without controllers".into(),
+            ));
+        }
+        let pid = pid.to_string();
+        for h in &self.hierarchies {
+            let named = subs
+                .iter()
+                .find(|s| s.controllers.iter().any(|c| h.has(c)))
+                .or_else(|| subs.iter().find(|s| s.controllers.is_empty()));
+            let dir = match named {
+                Some(s) => {
+                    let d = h.dir.join(&s.path);
+                    if !d.join("cgroup.procs").exists() {
+                        return Err(CgroupError::Host(format!(
+                            "{}: no such sub-cgroup of the container",
+                            d.display()
+                        )));
+                    }
+                    d
+                }
+                None => h.dir.clone(),
+            };
+            fs::write(&dir, "cgroup.procs", &pid)?;
+        }
+        Ok(())
+    }
+
     /// On v1, moves `pid` into one hierarchy whose controllers only account
     /// for or weigh CPU time, ahead of add_pid(); nothing the container's
     /// setup does is limited by them. Does nothing where there is none (or on
@@ -788,5 +828,56 @@ mod tests {
         assert_eq!(read(&cg, "cpu.idle"), "0");
         assert_eq!(read(&cg, "memory.max"), "keep");
         assert_eq!(read(&cg, "cpu.weight"), "keep");
+    }
+}
+
+/// `exec --cgroup [CONTROLLERS:]PATH`: a sub-cgroup of the container's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubCgroup {
+    /// `cpu,cpuacct` → ["cpu", "cpuacct"]; empty for every hierarchy.
+    pub controllers: Vec<String>,
+    /// Relative to the container's cgroup; never leaves it.
+    pub path: PathBuf,
+}
+
+impl SubCgroup {
+    pub fn parse(s: &str) -> Result<SubCgroup, String> {
+        let (ctrl, path) = match s.split_once(':') {
+            Some((c, p)) => (c, p),
+            None => ("", s),
+        };
+        let path = Path::new(path.trim_start_matches('/'));
+        if path.as_os_str().is_empty()
+            || path
+                .components()
+                .any(|c| !matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(format!(
+                "{s:?}: the path must name a sub-cgroup below the container's (no \"..\")"
+            ));
+        }
+        Ok(SubCgroup {
+            controllers: ctrl
+                .split(',')
+                .filter(|c| !c.is_empty())
+                .map(String::from)
+                .collect(),
+            path: path.to_path_buf(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod sub_cgroup_tests {
+    use super::SubCgroup;
+
+    #[test]
+    fn parse() {
+        let s = SubCgroup::parse("cpu,cpuacct:/a/b").unwrap();
+        assert_eq!(s.controllers, ["cpu", "cpuacct"]);
+        assert_eq!(s.path, std::path::Path::new("a/b"));
+        assert!(SubCgroup::parse("x").unwrap().controllers.is_empty());
+        assert!(SubCgroup::parse("../up").is_err());
+        assert!(SubCgroup::parse("memory:").is_err());
     }
 }

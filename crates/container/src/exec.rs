@@ -15,6 +15,8 @@ pub struct ExecOptions {
     pub ignore_paused: bool,
     /// Without --console-socket, return the pty master for husk to relay.
     pub relay_console: bool,
+    /// --cgroup: existing sub-cgroups of the container's to run in.
+    pub sub_cgroups: Vec<husk_cgroups::SubCgroup>,
 }
 
 /// The started process, and the pty master when husk relays it.
@@ -87,7 +89,13 @@ struct Parent<'a> {
 impl ExecParent for Parent<'_> {
     fn intermediate_started(&mut self, pid: i32) -> Result<(), String> {
         match &self.c.state.cgroup {
+            Some(cg) if !self.opts.sub_cgroups.is_empty() => cg
+                .add_pid_to_sub(pid, &self.opts.sub_cgroups)
+                .map_err(|e| format!("--cgroup: {e}")),
             Some(cg) => cg.add_pid(pid).map_err(|e| e.to_string()),
+            None if !self.opts.sub_cgroups.is_empty() => {
+                Err("--cgroup: the container has no cgroup of its own".into())
+            }
             None => Ok(()),
         }
     }

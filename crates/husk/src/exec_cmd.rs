@@ -42,6 +42,10 @@ pub struct ExecArgs {
     pub detach: bool,
     #[arg(long = "ignore-paused")]
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup of the container: `[CONTROLLERS:]PATH`
+    /// (runc 1.1's --cgroup; CONTROLLERS like `cpu,cpuacct` on cgroup v1).
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
     pub id: String,
     /// The command and its arguments (without --process).
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -131,6 +135,12 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
         relay_console: !a.detach && a.console_socket.is_none(),
+        sub_cgroups: a
+            .cgroup
+            .iter()
+            .map(|s| husk_cgroups::SubCgroup::parse(s))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow::anyhow!("--cgroup: {e}"))?,
     };
     let started = container::exec(&c, &opts)?;
     if a.detach {
