@@ -307,8 +307,13 @@ fn self_exe_attack(v: SelfExe) {
             victim.start().ok();
         }
     }
-    let result = poll(|| fs::read_to_string(out_dir.join("results")).ok())
-        .expect("the attacker saw no victim: the container never ran /proc/self/exe");
+    // A whole line: the file exists a moment before its line is written.
+    let result = poll(|| {
+        fs::read_to_string(out_dir.join("results"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    })
+    .expect("the attacker saw no victim: the container never ran /proc/self/exe");
     fs::write(out_dir.join("stop"), "").unwrap();
     if victim.runtime().try_state(victim.id()).is_ok() {
         victim.wait_for_status("stopped");

@@ -353,8 +353,12 @@ fn rootless_self_exe_cannot_write_the_users_husk() {
             "nothing",
         ],
     );
-    let result = poll(|| std::fs::read_to_string(out_dir.join("results")).ok())
-        .expect("the attacker saw no victim");
+    let result = poll(|| {
+        std::fs::read_to_string(out_dir.join("results"))
+            .ok()
+            .filter(|s| s.ends_with('\n'))
+    })
+    .expect("the attacker saw no victim");
     std::fs::write(out_dir.join("stop"), "").unwrap();
     r.run_bin_as_user(&bin, &b, &["kill", &id, "KILL"]);
     r.run_bin_as_user(&bin, &b, &["delete", "--force", &id])
