@@ -1455,6 +1455,24 @@ pub fn sha256(p: &Path) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The verdict on tests/attacker/self_exe.rs's first result line: the
+/// victim did not run `bin` itself, nothing could write what it ran, and
+/// `bin` still hashes to `before`.
+#[track_caller]
+pub fn assert_self_exe_attack_failed(what: &str, result: &str, bin: &Path, before: &str) {
+    eprintln!("{what}: {}", result.trim());
+    let line = result.lines().next().unwrap_or_default();
+    assert!(
+        line.contains("host=false"),
+        "{what}: the container executed the husk binary itself: {line}"
+    );
+    assert!(
+        !line.contains("reopen=ok") || !line.contains("write=ok"),
+        "{what}: the container could write the binary it executed: {line}"
+    );
+    assert_eq!(sha256(bin), before, "{what}: the husk binary changed");
+}
+
 /// Copies the shared libraries the husk binary needs into the rootfs, so
 /// that the container can run it (any real image has a libc).
 pub fn copy_husk_libraries(rootfs: &Path) {

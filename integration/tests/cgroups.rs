@@ -566,9 +566,13 @@ fn exec_into_a_sub_cgroup() {
     let dirs = cgroup_dirs(id);
     for d in &dirs {
         std::fs::create_dir_all(d.join("sub")).unwrap();
-        // A new v1 cpuset starts empty and takes no task until given some.
+        // A new v1 cpuset starts empty and takes no task until given some
+        // (on v2 the files exist only where the controller is enabled).
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+            if let (Ok(v), true) = (
+                std::fs::read_to_string(d.join(f)),
+                d.join("sub").join(f).exists(),
+            ) {
                 std::fs::write(d.join("sub").join(f), v.trim()).unwrap();
             }
         }

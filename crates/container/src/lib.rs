@@ -28,7 +28,7 @@ pub use id::validate_id;
 pub use kill::kill;
 pub use relay::relay_and_wait;
 pub use run::{become_subreaper, block_forwarded_signals, wait_and_forward};
-pub use seccomp::set_binary_identity;
+pub use seccomp::{binary_identity, set_binary_identity};
 pub use signal::parse_signal;
 pub use start::start;
 pub use state::{list, load, load_for_read, Container, OciState, Status};

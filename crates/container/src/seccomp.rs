@@ -70,23 +70,26 @@ pub fn set_binary_identity(id: String) {
     let _ = BINARY_IDENTITY.set(id);
 }
 
+/// A binary's identity: device, inode, size and mtime of its file.
+pub fn binary_identity(m: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::MetadataExt;
+    format!(
+        "{}:{}:{}:{}.{}",
+        m.dev(),
+        m.ino(),
+        m.size(),
+        m.mtime(),
+        m.mtime_nsec()
+    )
+}
+
 /// The profile's JSON plus the identity of this husk binary (another build
 /// may compile differently).
 fn cache_key(json: &[u8]) -> Vec<u8> {
-    use std::os::unix::fs::MetadataExt;
     let exe = match BINARY_IDENTITY.get() {
         Some(id) => id.clone(),
         None => std::fs::metadata("/proc/self/exe")
-            .map(|m| {
-                format!(
-                    "{}:{}:{}:{}.{}",
-                    m.dev(),
-                    m.ino(),
-                    m.size(),
-                    m.mtime(),
-                    m.mtime_nsec()
-                )
-            })
+            .map(|m| binary_identity(&m))
             .unwrap_or_default(),
     };
     let mut key = Vec::with_capacity(json.len() + exe.len() + 1);

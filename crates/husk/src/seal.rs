@@ -27,7 +27,6 @@ use std::ffi::{CString, OsString};
 use std::fs::File;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// Set by the re-exec: the identity of the original binary (its device,
@@ -74,16 +73,7 @@ pub fn ensure(scratch: &Path) -> Result<String, String> {
 /// already running from a read-only overlay).
 fn identity(exe: &File) -> String {
     exe.metadata()
-        .map(|m| {
-            format!(
-                "{}:{}:{}:{}.{}",
-                m.dev(),
-                m.ino(),
-                m.size(),
-                m.mtime(),
-                m.mtime_nsec()
-            )
-        })
+        .map(|m| husk_container::binary_identity(&m))
         .unwrap_or_default()
 }
 

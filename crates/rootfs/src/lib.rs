@@ -20,7 +20,9 @@ pub use finalize::{
     make_root_readonly, mask_paths, readonly_paths, remount_readonly, set_root_propagation,
 };
 pub use idmap::{prepare_idmapped, wants_idmap};
-pub use mount::{mount_all, prepare_root, CgroupBind, MountContext, ReadonlyLater};
+pub use mount::{
+    bind_root_privately, mount_all, prepare_root, CgroupBind, MountContext, ReadonlyLater,
+};
 pub use options::{parse_options, MountOptions, SUPPORTED_OPTIONS};
-pub use pivot::{bind_root_privately, chroot_root, move_root, pivot_root};
+pub use pivot::{chroot_root, move_root, pivot_root};
 pub use resolve::resolve_in_root;

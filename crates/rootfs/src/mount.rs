@@ -80,6 +80,27 @@ pub fn prepare_root(rootfs: &Path, rootfs_propagation: Option<&str>) -> Result<(
             }
         }
     }
+    bind_onto_itself(rootfs)
+}
+
+/// Without a mount namespace of its own (none in linux.namespaces), the
+/// container's root is set up in husk's mount namespace, the host's: the
+/// rootfs is first bound onto itself and made private, so that nothing
+/// mounted below it propagates anywhere, and delete detaches that one
+/// mount (with everything below it) again.
+pub fn bind_root_privately(rootfs: &Path) -> Result<(), RootfsError> {
+    bind_onto_itself(rootfs)?;
+    mount(
+        None::<&str>,
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| RootfsError::sys("make rootfs private", rootfs, e))
+}
+
+fn bind_onto_itself(rootfs: &Path) -> Result<(), RootfsError> {
     mount(
         Some(rootfs),
         rootfs,
@@ -87,8 +108,7 @@ pub fn prepare_root(rootfs: &Path, rootfs_propagation: Option<&str>) -> Result<(
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| RootfsError::sys("bind mount rootfs", rootfs, e))?;
-    Ok(())
+    .map_err(|e| RootfsError::sys("bind mount rootfs", rootfs, e))
 }
 
 /// procfs and sysfs only on ordinary directories (the CVE-2019-19921

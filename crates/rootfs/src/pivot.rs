@@ -100,30 +100,6 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
     Ok(())
 }
 
-/// Without a mount namespace of its own (none in linux.namespaces), the
-/// container's root is set up in husk's mount namespace, the host's: the
-/// rootfs is first bound onto itself and made private, so that nothing
-/// mounted below it propagates anywhere, and delete detaches that one
-/// mount (with everything below it) again.
-pub fn bind_root_privately(rootfs: &Path) -> Result<(), RootfsError> {
-    mount(
-        Some(rootfs),
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| RootfsError::sys("bind mount rootfs", rootfs, e))?;
-    mount(
-        None::<&str>,
-        rootfs,
-        None::<&str>,
-        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| RootfsError::sys("make rootfs private", rootfs, e))
-}
-
 /// Without a mount namespace: chroot into the rootfs. pivot_root and
 /// MS_MOVE would act on the host's own root.
 pub fn chroot_root(rootfs: &Path) -> Result<(), RootfsError> {
