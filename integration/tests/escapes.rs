@@ -559,3 +559,24 @@ fn symlinked_proc_or_sys_is_refused() {
         }
     }
 }
+
+/// --no-pivot with rootfsPropagation rshared: "/" is a peer of the host's
+/// until the move, so the move and the detaches of the host's procfs and
+/// sysfs must not propagate back: the host's mounts are unchanged.
+#[test]
+fn no_pivot_with_rshared_leaves_the_host_alone() {
+    let mut b = Bundle::new("no-pivot-rshared", &["true"]);
+    b.config_mut()["linux"]["rootfsPropagation"] = json!("rshared");
+    b.save();
+    let list = || -> Vec<String> {
+        host_mounts()
+            .into_iter()
+            .map(|m| m.mount_point.display().to_string())
+            .filter(|p| !p.starts_with("/tmp/husk-it-"))
+            .collect()
+    };
+    let before = list();
+    b.run(&["--no-pivot"]).ok();
+    assert_eq!(before, list(), "the host's mounts changed");
+    assert_no_leftovers(&b, b.id());
+}

@@ -574,7 +574,7 @@ fn no_mount_namespace_runs_chrooted_and_leaves_no_mount() {
     let host_before: Vec<_> = host_mounts()
         .into_iter()
         .map(|m| m.mount_point)
-        .filter(|p| !p.starts_with("/tmp/husk-it-"))
+        .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
         .collect();
     b.create().ok();
     b.start().ok();
@@ -616,7 +616,7 @@ fn no_mount_namespace_runs_chrooted_and_leaves_no_mount() {
     let host_after: Vec<_> = host_mounts()
         .into_iter()
         .map(|m| m.mount_point)
-        .filter(|p| !p.starts_with("/tmp/husk-it-"))
+        .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
         .collect();
     assert_eq!(host_before, host_after, "the host's mounts changed");
 }
@@ -772,4 +772,127 @@ fn readonly_mounts_with_things_below_them() {
     out.ok();
     assert_eq!(out.stdout, "ok\n", "{}", out.describe());
     assert_no_leftovers(&b, b.id());
+}
+
+/// Without a mount namespace the rootfs cannot be the caller's own root:
+/// the private bind and chroot would act on the host's root itself.
+#[test]
+fn no_mount_namespace_with_root_slash_is_refused() {
+    let mut b = Bundle::new("no-mntns-slash", &["true"]);
+    without_mount_namespace(&mut b);
+    b.config_mut()["root"]["path"] = json!("/");
+    b.save();
+    let list = || -> Vec<_> {
+        host_mounts()
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
+            .collect()
+    };
+    let before = list();
+    let out = b.run(&[]);
+    out.failed_with_one_line();
+    if !is_runc() {
+        assert!(out.stderr.contains("root.path"), "{}", out.stderr);
+    }
+    let after = list();
+    assert_eq!(before, after, "the host's mounts changed");
+    assert_no_leftovers(&b, b.id());
+}
+
+/// Joining a mount namespace by path is refused: pivot_root there would
+/// move every process of that namespace (here, the host's own).
+#[test]
+fn joining_a_mount_namespace_by_path_is_refused() {
+    if skip_under_runc(
+        "joining_a_mount_namespace_by_path_is_refused",
+        "runc pivots into it",
+    ) {
+        return;
+    }
+    let mut b = Bundle::new("join-mntns", &["true"]);
+    b.set_namespace("mount", Some("/proc/1/ns/mnt"));
+    b.save();
+    let list = || -> Vec<_> {
+        host_mounts()
+            .into_iter()
+            .map(|m| m.mount_point)
+            .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
+            .collect()
+    };
+    let before = list();
+    let out = b.run(&[]);
+    out.failed_with_one_line();
+    assert!(out.stderr.contains("mount namespace"), "{}", out.stderr);
+    assert_eq!(before, list(), "the host's mounts changed");
+    assert_no_leftovers(&b, b.id());
+}
+
+/// A read-only bind is made read-only at once, even with a later mount
+/// below it: its mount point is not created in the host directory that
+/// was asked to be read-only (runc fails such a config with EROFS too).
+#[test]
+fn readonly_bind_gets_no_mount_point_made_in_the_host_source() {
+    let mut b = Bundle::new("ro-bind-below", &["true"]);
+    let src = b.host_dir().join("cfg");
+    fs::create_dir_all(&src).unwrap();
+    b.add_mount(bind_mount(&src, "/cfg", &["rbind", "ro"]));
+    b.add_mount(json!({"destination": "/cfg/x", "type": "tmpfs", "source": "tmpfs"}));
+    b.save();
+    b.run(&[]).failed_with_message();
+    assert!(
+        !src.join("x").exists(),
+        "a mount point was made in the read-only host directory"
+    );
+    assert_no_leftovers(&b, b.id());
+}
+
+/// Two containers without a mount namespace on one rootfs: deleting one
+/// detaches only its own bind, the other keeps running in its rootfs.
+#[test]
+fn no_mount_namespace_delete_leaves_the_other_containers_mounts() {
+    if skip_under_runc(
+        "no_mount_namespace_delete_leaves_the_other_containers_mounts",
+        "runc leaves every mount",
+    ) {
+        return;
+    }
+    let mut b = Bundle::new("no-mntns-two", &["sleep", "30"]);
+    without_mount_namespace(&mut b);
+    fs::write(b.rootfs().join("marker-inside"), "").unwrap();
+    let first = format!("{}-a", b.id());
+    let second = format!("{}-b", b.id());
+    let rt = b.runtime();
+    b.create_as(&first, &[]).ok();
+    b.create_as(&second, &[]).ok();
+    rt.exec(&["start", &first]).ok();
+    rt.exec(&["start", &second]).ok();
+    rt.exec(&["delete", "--force", &first]).ok();
+    let out = rt.exec(&[
+        "exec",
+        &second,
+        "sh",
+        "-c",
+        "ls /marker-inside && ls /proc/self/status",
+    ]);
+    out.ok();
+    assert!(
+        out.stdout.contains("/proc/self/status"),
+        "{}",
+        out.describe()
+    );
+    // exec from another mount namespace lands in the rootfs as well.
+    let argv: Vec<String> = rt
+        .argv(&["exec", &second, "ls", "/marker-inside"])
+        .iter()
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect();
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.arg("-m").args(&argv);
+    let out = rt.spawn(cmd, None);
+    out.ok();
+    assert_eq!(out.stdout, "/marker-inside\n", "{}", out.describe());
+    rt.exec(&["delete", "--force", &second]).ok();
+    assert_no_leftovers(&b, &first);
+    assert_no_leftovers(&b, &second);
 }

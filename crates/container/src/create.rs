@@ -97,6 +97,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         poststop: None,
         state_json: String::new(),
         host_mounts: None,
+        host_mount: None,
         intel_rdt: None,
     };
     let lock = lock_dir(&dir, &opts.id)?;
@@ -126,9 +127,16 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             .namespaces
             .iter()
             .any(|n| n.typ == husk_spec::NamespaceType::Mount))
-        .then(|| husk_rootfs::mountinfo::mount_ids_at(&rootfs)),
+        .then(|| {
+            let claimed = crate::delete::claimed_host_mounts(&opts.root);
+            husk_rootfs::mountinfo::mount_ids_at(&rootfs)
+                .into_iter()
+                .filter(|id| !claimed.contains(id))
+                .collect()
+        }),
         intel_rdt: linux.intel_rdt.clone(),
         resources: linux.resources.clone(),
+        host_mount: None,
     };
     guard.intel_rdt = state.intel_rdt.clone().map(|r| (opts.id.clone(), r));
     guard.host_mounts = state
@@ -359,6 +367,15 @@ impl Parent for CreateParent<'_> {
 
     fn create_hooks(&mut self) -> Result<(), String> {
         tracing::debug!("mounts done; running prestart and createRuntime hooks");
+        // Without a mount namespace: the bind on top of the rootfs now is
+        // the init's (taken before any hook could stack another).
+        if let Some(before) = &self.container.state.host_mounts_before {
+            let rootfs = &self.container.state.rootfs;
+            let id = husk_rootfs::mountinfo::mount_id_of(rootfs).filter(|id| !before.contains(id));
+            self.container.state.host_mount = id;
+            self.guard.host_mount = id;
+            self.container.save().map_err(|e| e.to_string())?;
+        }
         let Some(h) = &self.spec.hooks else {
             return Ok(());
         };
@@ -400,6 +417,8 @@ struct Guard {
     /// The rootfs and the mounts at it before create, without a mount
     /// namespace (see StateData::host_mounts_before).
     host_mounts: Option<(PathBuf, Vec<u64>)>,
+    /// Husk's own bind among them, once known.
+    host_mount: Option<u64>,
     /// The container id and linux.intelRdt, for the groups apply made.
     intel_rdt: Option<(String, husk_spec::IntelRdt)>,
 }
@@ -419,7 +438,8 @@ impl Drop for Guard {
             crate::kill::kill_and_wait(pid);
         }
         if let Some((rootfs, before)) = &self.host_mounts {
-            crate::delete::detach_host_mounts(rootfs, before);
+            let root = self.dir.parent().unwrap_or(&self.dir);
+            crate::delete::detach_host_mounts(root, rootfs, before, self.host_mount);
         }
         if let Some((id, rdt)) = &self.intel_rdt {
             husk_process::remove_intel_rdt(id, rdt);

@@ -57,7 +57,8 @@ pub(crate) fn destroy(c: Container, status: Status) -> Result<(), ContainerError
         crate::kill::kill_and_wait(c.state.pid);
     }
     if let Some(before) = &c.state.host_mounts_before {
-        detach_host_mounts(&c.state.rootfs, before);
+        let root = c.dir.parent().unwrap_or(&c.dir);
+        detach_host_mounts(root, &c.state.rootfs, before, c.state.host_mount);
     }
     if let Some(rdt) = &c.state.intel_rdt {
         husk_process::remove_intel_rdt(&c.state.id, rdt);
@@ -112,14 +113,33 @@ pub(crate) fn pid_ns_of(pid: i32) -> Option<String> {
         .and_then(|p| p.into_os_string().into_string().ok())
 }
 
-/// A container without a mount namespace: detaches, with everything below
-/// it, each mount stacked at the rootfs since create began (the private
-/// bind of the rootfs onto itself), topmost first; the mounts that stood
-/// there before (an engine's overlay) stay.
-pub(crate) fn detach_host_mounts(rootfs: &Path, before: &[u64]) {
+/// A container without a mount namespace: detaches husk's private bind of
+/// the rootfs (`ours`), with everything below it. umount2 only reaches the
+/// mount on top of a path, so:
+/// - while the top is ours, or a husk bind that no container in this state
+///   root claims any more (one whose container was deleted while another
+///   sat on it), it is detached;
+/// - another live container's bind on top stops the walk: ours goes with
+///   that container's delete;
+/// - the mounts that stood at the rootfs before create (an engine's
+///   overlay) are never touched.
+///
+/// Where create died before learning its bind's id (`ours` None), every
+/// unclaimed mount stacked since create began goes.
+pub(crate) fn detach_host_mounts(root: &Path, rootfs: &Path, before: &[u64], ours: Option<u64>) {
     use husk_rootfs::mountinfo::mount_ids_at;
+    let claimed: Vec<u64> = claimed_host_mounts(root)
+        .into_iter()
+        .filter(|id| Some(*id) != ours)
+        .collect();
     while let Some(top) = mount_ids_at(rootfs).last().copied() {
-        if before.contains(&top) {
+        if before.contains(&top) || claimed.contains(&top) {
+            if ours.is_some_and(|id| mount_ids_at(rootfs).contains(&id)) {
+                tracing::debug!(
+                    "{}: another container's mount sits on husk's bind (id {top}); it goes with that container",
+                    rootfs.display()
+                );
+            }
             break;
         }
         if let Err(e) = nix::mount::umount2(rootfs, nix::mount::MntFlags::MNT_DETACH) {
@@ -127,4 +147,15 @@ pub(crate) fn detach_host_mounts(rootfs: &Path, before: &[u64]) {
             break;
         }
     }
+}
+
+/// The private rootfs binds of the containers in this state root that
+/// still exist: never another's to detach, nor part of what stood at a
+/// rootfs "before" (they go with their own container).
+pub(crate) fn claimed_host_mounts(root: &Path) -> Vec<u64> {
+    crate::state::list(root)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|(c, _)| c.state.host_mount)
+        .collect()
 }

@@ -61,6 +61,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
         preserve_fds: opts.preserve_fds,
         extra_env: Vec::new(),
         seccomp: seccomp.as_ref(),
+        chrooted: c.state.host_mounts_before.is_some(),
     };
     let mut parent = Parent {
         c,

@@ -32,12 +32,18 @@ pub fn kill(c: &Container, sig: Option<Signal>, all: bool) -> Result<(), Contain
 }
 
 fn signal_init(c: &Container, sig: Option<Signal>) -> Result<(), ContainerError> {
+    // A signal to a process that just exited is no error; the probe (0)
+    // must say it is gone.
+    let gone = || match sig {
+        None => Err(ContainerError::transition(c.id(), "container not running")),
+        Some(_) => Ok(()),
+    };
     let fd = match husk_process::pidfd_open(c.state.pid) {
         Ok(fd) => fd,
         // Exited between the status check and here (EINVAL: being reaped
         // right now, e.g. just after kill --all hit the cgroup).
         Err(e) if matches!(e.raw_os_error(), Some(libc::ESRCH) | Some(libc::EINVAL)) => {
-            return Ok(())
+            return gone()
         }
         Err(e) => {
             return Err(ContainerError::io(
@@ -49,21 +55,21 @@ fn signal_init(c: &Container, sig: Option<Signal>) -> Result<(), ContainerError>
     };
     // The pidfd now pins the process; check it is still ours.
     if !c.init_alive() {
-        return match sig {
-            None => Err(ContainerError::transition(c.id(), "container not running")),
-            Some(_) => Ok(()),
-        };
+        return gone();
     }
-    pidfd_send_signal(&fd, sig).map_err(|e| {
-        ContainerError::Other(format!(
+    match pidfd_send_signal(&fd, sig) {
+        Ok(true) => Ok(()),
+        Ok(false) => gone(),
+        Err(e) => Err(ContainerError::Other(format!(
             "container {:?}: signal {}: {e}",
             c.id(),
             sig.map_or("0", |s| s.as_str())
-        ))
-    })
+        ))),
+    }
 }
 
-fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Option<Signal>) -> std::io::Result<()> {
+/// Ok(false): the process is gone (ESRCH).
+fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Option<Signal>) -> std::io::Result<bool> {
     use std::os::fd::AsRawFd;
     // SAFETY: pidfd_send_signal takes a pidfd, a signal number, a null
     // siginfo and flags 0; no memory of ours is read or written.
@@ -77,11 +83,11 @@ fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Option<Signal>) -> std::io:
         )
     };
     match r {
-        0 => Ok(()),
+        0 => Ok(true),
         _ => {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::ESRCH) {
-                Ok(())
+                Ok(false)
             } else {
                 Err(e)
             }

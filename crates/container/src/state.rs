@@ -49,6 +49,10 @@ pub struct StateData {
     /// and delete (or a failed create) detaches it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host_mounts_before: Option<Vec<u64>>,
+    /// The id of husk's own private bind of the rootfs, learnt once the
+    /// init has made its mounts: what delete detaches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_mount: Option<u64>,
     /// linux.resources as created and updated since: `update` validates
     /// its flags merged into them, as runc does.
     #[serde(default, skip_serializing_if = "Option::is_none")]

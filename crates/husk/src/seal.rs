@@ -59,7 +59,7 @@ pub fn ensure(scratch: &Path) -> Result<String, String> {
         return Err("seal the husk binary: /proc/self/exe is still the writable binary after re-executing from a sealed copy".into());
     }
     let id = identity(&exe);
-    let sealed = match overlay_copy(scratch) {
+    let sealed = match overlay_copy(scratch).and_then(|fd| same_file(&exe, fd)) {
         Ok(fd) => fd,
         Err(overlay_err) => memfd_copy(&exe).map_err(|e| {
             format!("seal the husk binary: overlayfs: {overlay_err}; memfd copy: {e}")
@@ -75,6 +75,22 @@ fn identity(exe: &File) -> String {
     exe.metadata()
         .map(|m| husk_container::binary_identity(&m))
         .unwrap_or_default()
+}
+
+/// The overlay opens the binary by its path: if that file was replaced since
+/// husk started (an upgrade), re-executing it would run another build under
+/// the running one's identity. Same size and modification time, or the
+/// memfd copy of the running file is used instead.
+fn same_file(exe: &File, fd: OwnedFd) -> Result<OwnedFd, String> {
+    let a = exe.metadata().map_err(|e| format!("fstat: {e}"))?;
+    let b = nix::sys::stat::fstat(fd.as_raw_fd()).map_err(|e| format!("fstat: {e}"))?;
+    use std::os::unix::fs::MetadataExt;
+    if a.size() as i64 == b.st_size && a.mtime() == b.st_mtime && a.mtime_nsec() == b.st_mtime_nsec
+    {
+        Ok(fd)
+    } else {
+        Err("the binary at the path is not the running one (replaced since husk started)".into())
+    }
 }
 
 /// A sealed memfd, or a file on a read-only overlayfs (the kernel refuses
@@ -101,7 +117,10 @@ fn overlay_copy(scratch: &Path) -> Result<OwnedFd, String> {
     let (Some(dir), Some(name)) = (real.parent(), real.file_name()) else {
         return Err(format!("{}: no directory and name", real.display()));
     };
-    std::fs::create_dir_all(scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    // Made as create makes it (0700): create keeps a root that exists.
+    std::os::unix::fs::DirBuilderExt::mode(std::fs::DirBuilder::new().recursive(true), 0o700)
+        .create(scratch)
+        .map_err(|e| format!("{}: {e}", scratch.display()))?;
     if dir.starts_with(scratch) || scratch.starts_with(dir) {
         return Err(format!(
             "{} and {} overlap",

@@ -22,6 +22,10 @@ pub struct ExecArgs<'a> {
     pub extra_env: Vec<String>,
     /// linux.seccomp, compiled by the caller.
     pub seccomp: Option<&'a husk_seccomp::Program>,
+    /// The container has no mount namespace of its own: it lives chroot'ed
+    /// in its rootfs, and so must the process, whatever mount namespace
+    /// the caller is in.
+    pub chrooted: bool,
 }
 
 /// What the caller does while the process is being made.
@@ -59,10 +63,11 @@ pub fn exec_into(args: &ExecArgs, parent: &mut dyn ExecParent) -> Result<i32, La
     let rt = LaunchError::Runtime;
     crate::linux_attrs::check_exec(args.process).map_err(LaunchError::Container)?;
     let namespaces = namespaces_to_join(args.init_pid).map_err(rt)?;
-    // A container without a mount namespace of its own shares ours and
-    // lives chroot'ed in its rootfs: the process goes there too (joining a
-    // mount namespace sets the root on its own).
-    let root = match namespaces.iter().any(|(t, _)| *t == NamespaceType::Mount) {
+    // A container without a mount namespace of its own lives chroot'ed in
+    // its rootfs: the process goes there too (joining a mount namespace
+    // made for a container sets the root on its own).
+    let joins_mnt = namespaces.iter().any(|(t, _)| *t == NamespaceType::Mount);
+    let root = match joins_mnt && !args.chrooted {
         true => None,
         false => {
             let r = format!("/proc/{}/root", args.init_pid);
@@ -124,20 +129,33 @@ fn intermediate(
 ) -> Result<(), String> {
     sys::set_dumpable(false)?;
     ch.expect_proceed()?;
-    if let Some(r) = root {
-        // Before the user namespace is joined: chroot needs the privilege
-        // over the (host's) mount namespace.
-        nix::unistd::fchdir(r.as_raw_fd())
-            .and_then(|()| nix::unistd::chroot("."))
-            .map_err(|e| format!("exec: enter the container's root: {e}"))?;
-    }
-    for (t, f) in namespaces {
+    let join = |t: &NamespaceType, f: &File| {
         setns(f, crate::namespaces::clone_flag(*t)).map_err(|e| {
             format!(
                 "exec: join the container's {} namespace: {e}",
                 t.spec_name()
             )
-        })?;
+        })
+    };
+    if let Some(r) = root {
+        // The init's mount namespace first (the caller may be in another),
+        // then its root, all before the user namespace is joined: both
+        // need the privilege over that (the host's) mount namespace.
+        for (t, f) in namespaces
+            .iter()
+            .filter(|(t, _)| *t == NamespaceType::Mount)
+        {
+            join(t, f)?;
+        }
+        nix::unistd::fchdir(r.as_raw_fd())
+            .and_then(|()| nix::unistd::chroot("."))
+            .map_err(|e| format!("exec: enter the container's root: {e}"))?;
+    }
+    for (t, f) in namespaces {
+        if root.is_some() && *t == NamespaceType::Mount {
+            continue;
+        }
+        join(t, f)?;
     }
     // SAFETY: a fork of the single-threaded caller is single-threaded too.
     match unsafe { fork() } {

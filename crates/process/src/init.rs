@@ -92,7 +92,7 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     if matches!(
         linux.rootfs_propagation.as_deref(),
         Some("unbindable" | "runbindable")
-    ) && (plan.creates(NamespaceType::Mount) || plan.joins(NamespaceType::Mount))
+    ) && plan.creates(NamespaceType::Mount)
     {
         rootfs::set_root_propagation(linux.rootfs_propagation.as_deref())
             .map_err(|e| e.to_string())?;
@@ -143,8 +143,15 @@ fn setup_rootfs(
     // No mount namespace in the config: the container inherits husk's (the
     // spec), so the rootfs is set up there under a private bind of itself
     // and entered with chroot; delete detaches that bind.
-    let own_mntns = plan.creates(NamespaceType::Mount) || plan.joins(NamespaceType::Mount);
+    if plan.joins(NamespaceType::Mount) {
+        // pivot_root there would move every process of that namespace.
+        return Err("linux.namespaces: joining a mount namespace by path is not supported; leave mount out (the runtime's namespace) or let husk make one".into());
+    }
+    let own_mntns = plan.creates(NamespaceType::Mount);
     let rootfs = args.rootfs.as_path();
+    if !own_mntns && rootfs == Path::new("/") {
+        return Err("root.path: without a mount namespace the rootfs cannot be \"/\" (it would change the host's own mounts)".into());
+    }
     let e = |e: rootfs::RootfsError| e.to_string();
     if own_mntns {
         rootfs::prepare_root(rootfs, linux.rootfs_propagation.as_deref()).map_err(e)?;

@@ -101,15 +101,20 @@ fn verified_dev_null() -> Result<OwnedFd, RootfsError> {
 /// After pivot_root and everything below them: the read-only flag of the
 /// mounts `mount_all` held it back from, as runc does for /dev.
 pub fn remount_readonly(later: &[crate::ReadonlyLater]) -> Result<(), RootfsError> {
+    // Through each mount's own descriptor (mount_setattr), so the flag
+    // lands on that mount and not on whatever may sit on top of it.
     for l in later {
-        let f = MsFlags::MS_BIND
-            | MsFlags::MS_REMOUNT
-            | MsFlags::MS_RDONLY
-            | current_flags(&l.destination);
-        mount(None::<&str>, &l.destination, None::<&str>, f, None::<&str>).map_err(|e| {
+        crate::mount_attr::setattr(
+            l.mount.as_raw_fd(),
+            c"",
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            (crate::mount_attr::attr::RDONLY, 0),
+            -1,
+        )
+        .map_err(|e| {
             RootfsError::field(
                 l.field.clone(),
-                format!("remount {} read-only: {e}", l.destination.display()),
+                format!("make {} read-only: {e}", l.destination.display()),
             )
         })?;
     }

@@ -147,37 +147,54 @@ fn check_plain_dirs(rootfs: &Path, dest: &Path) -> Result<(), String> {
 }
 
 /// A read-only mount made read-write for the setup, to be made read-only
-/// once everything below it exists (`remount_readonly`).
-#[derive(Debug, Clone)]
+/// once everything below it exists (`remount_readonly`): held by an O_PATH
+/// descriptor of its root, so that the flag lands on this very mount even
+/// if another is stacked on the same path later.
+#[derive(Debug)]
 pub struct ReadonlyLater {
     pub field: String,
-    /// Inside the container's root.
     pub destination: PathBuf,
+    pub mount: OwnedFd,
 }
 
 /// Mounts `mounts` in order; returns the read-only ones whose read-only
 /// flag waits for the end of setup: /dev (device nodes, ptmx, the console
-/// go below it), tmpfs (as runc), and any mount that a later one sits
-/// below (its mount point must be made).
+/// go below it), tmpfs (as runc), and any other new filesystem that a
+/// later mount sits strictly below (its mount point must be made). Never a
+/// bind: its mount points would be made in the host directory that was
+/// asked to be read-only (runc fails those with EROFS too).
 pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<Vec<ReadonlyLater>, RootfsError> {
     let mut later = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
-        let below = |d: &Path| mounts[i + 1..].iter().any(|n| n.destination.starts_with(d));
+        let below = |d: &Path| {
+            mounts[i + 1..]
+                .iter()
+                .any(|n| n.destination.starts_with(d) && n.destination != d)
+        };
         let typ = m.typ.as_deref().unwrap_or("");
-        let defer = !matches!(typ, "cgroup" | "cgroup2")
+        let bind = typ == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
+        let defer = !bind
+            && !matches!(typ, "cgroup" | "cgroup2")
             && (m.destination == Path::new("/dev") || typ == "tmpfs" || below(&m.destination));
-        if mount_one(ctx, i, m, defer)? {
+        if let Some(mount) = mount_one(ctx, i, m, defer)? {
             later.push(ReadonlyLater {
                 field: format!("mounts[{i}]"),
                 destination: m.destination.clone(),
+                mount,
             });
         }
     }
     Ok(later)
 }
 
-/// Returns whether the read-only flag was held back (`defer` and "ro").
-fn mount_one(ctx: &MountContext, i: usize, m: &Mount, defer: bool) -> Result<bool, RootfsError> {
+/// Returns the new mount's root when its read-only flag was held back
+/// (`defer` and "ro").
+fn mount_one(
+    ctx: &MountContext,
+    i: usize,
+    m: &Mount,
+    defer: bool,
+) -> Result<Option<OwnedFd>, RootfsError> {
     let mut o = parse_options(&m.options);
     let deferred = defer && o.flags.contains(MsFlags::MS_RDONLY);
     if deferred {
@@ -321,7 +338,11 @@ fn mount_one(ctx: &MountContext, i: usize, m: &Mount, defer: bool) -> Result<boo
         )
         .map_err(|e| named(errno(&e), "set recursive attributes (mount_setattr) of"))?;
     }
-    Ok(deferred)
+    if !deferred {
+        return Ok(None);
+    }
+    // The mount just made is the one on top at the (verified) target.
+    open_verified(ctx.rootfs, &target).map(Some)
 }
 
 fn typ_or_bind(typ: &str, bind: bool) -> &str {

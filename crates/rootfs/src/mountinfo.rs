@@ -28,6 +28,31 @@ pub fn mount_ids_at(path: &Path) -> Vec<u64> {
         .collect()
 }
 
+/// The id of the mount on top at `path` (statx STATX_MNT_ID: the same id
+/// as mountinfo's first field).
+pub fn mount_id_of(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statx>::zeroed();
+    // SAFETY: statx fills the statx buffer, which lives across the call,
+    // and reads the NUL-terminated path.
+    let r = unsafe {
+        libc::statx(
+            libc::AT_FDCWD,
+            c.as_ptr(),
+            libc::AT_NO_AUTOMOUNT,
+            libc::STATX_MNT_ID,
+            st.as_mut_ptr(),
+        )
+    };
+    if r != 0 {
+        return None;
+    }
+    // SAFETY: statx succeeded, so the buffer is initialised.
+    let st = unsafe { st.assume_init() };
+    (st.stx_mask & libc::STATX_MNT_ID != 0).then_some(st.stx_mnt_id)
+}
+
 pub fn parse(text: &str) -> Vec<MountEntry> {
     text.lines()
         .filter_map(|l| {

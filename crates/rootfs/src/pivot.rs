@@ -40,6 +40,16 @@ pub fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
 /// --no-pivot: move the rootfs over / and chroot into it (for ramfs roots
 /// where pivot_root is impossible).
 pub fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
+    // With rootfsPropagation (r)shared, "/" is still a peer of the host's:
+    // the move onto it, and the detaches below, would reach the host.
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| RootfsError::sys("make / a slave", "/", e))?;
     hide_host_proc_and_sys(rootfs)?;
     chdir(rootfs).map_err(|e| RootfsError::sys("chdir", rootfs, e))?;
     mount(
