@@ -40,8 +40,9 @@ const SEALS: libc::c_int =
 
 /// Returns once this process runs from a sealed copy of husk, with the
 /// identity of the original binary (for caches keyed by the build). The
-/// first call re-execs and does not return. `scratch` is an empty directory
-/// of husk's own (the state root) that serves as overlayfs's second layer.
+/// first call re-execs and does not return. `scratch` is a directory of
+/// husk's own (the state root), overlayfs's second layer below the binary's
+/// directory (the top layer wins, so nothing in it can stand in for husk).
 pub fn ensure(scratch: &Path) -> Result<String, String> {
     let exe = File::open("/proc/self/exe").map_err(|e| format!("open /proc/self/exe: {e}"))?;
     let from = std::env::var_os(MARKER);
