@@ -1103,6 +1103,16 @@ pub fn host_mounts() -> Vec<MountInfo> {
     parse_mountinfo(&fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo"))
 }
 
+/// The host's mount points, without those of the suite's own bundles
+/// (other tests run in parallel): for "the host's mounts did not change".
+pub fn host_mount_points_outside_tests() -> Vec<PathBuf> {
+    host_mounts()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
+        .collect()
+}
+
 /// Mount points at or under `dir` in the test's mount namespace.
 pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
     host_mounts()

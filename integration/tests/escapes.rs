@@ -568,13 +568,7 @@ fn no_pivot_with_rshared_leaves_the_host_alone() {
     let mut b = Bundle::new("no-pivot-rshared", &["true"]);
     b.config_mut()["linux"]["rootfsPropagation"] = json!("rshared");
     b.save();
-    let list = || -> Vec<String> {
-        host_mounts()
-            .into_iter()
-            .map(|m| m.mount_point.display().to_string())
-            .filter(|p| !p.starts_with("/tmp/husk-it-"))
-            .collect()
-    };
+    let list = host_mount_points_outside_tests;
     let before = list();
     b.run(&["--no-pivot"]).ok();
     assert_eq!(before, list(), "the host's mounts changed");

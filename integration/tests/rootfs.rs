@@ -571,11 +571,7 @@ fn no_mount_namespace_runs_chrooted_and_leaves_no_mount() {
     let mut b = Bundle::new("no-mntns", &["sleep", "30"]);
     without_mount_namespace(&mut b);
     fs::write(b.rootfs().join("marker-inside"), "").unwrap();
-    let host_before: Vec<_> = host_mounts()
-        .into_iter()
-        .map(|m| m.mount_point)
-        .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
-        .collect();
+    let host_before = host_mount_points_outside_tests();
     b.create().ok();
     b.start().ok();
     let rt = b.runtime();
@@ -613,11 +609,7 @@ fn no_mount_namespace_runs_chrooted_and_leaves_no_mount() {
         return;
     }
     assert_no_leftovers(&b, b.id());
-    let host_after: Vec<_> = host_mounts()
-        .into_iter()
-        .map(|m| m.mount_point)
-        .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
-        .collect();
+    let host_after = host_mount_points_outside_tests();
     assert_eq!(host_before, host_after, "the host's mounts changed");
 }
 
@@ -782,13 +774,7 @@ fn no_mount_namespace_with_root_slash_is_refused() {
     without_mount_namespace(&mut b);
     b.config_mut()["root"]["path"] = json!("/");
     b.save();
-    let list = || -> Vec<_> {
-        host_mounts()
-            .into_iter()
-            .map(|m| m.mount_point)
-            .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
-            .collect()
-    };
+    let list = host_mount_points_outside_tests;
     let before = list();
     let out = b.run(&[]);
     out.failed_with_one_line();
@@ -813,13 +799,7 @@ fn joining_a_mount_namespace_by_path_is_refused() {
     let mut b = Bundle::new("join-mntns", &["true"]);
     b.set_namespace("mount", Some("/proc/1/ns/mnt"));
     b.save();
-    let list = || -> Vec<_> {
-        host_mounts()
-            .into_iter()
-            .map(|m| m.mount_point)
-            .filter(|p| !p.to_string_lossy().starts_with("/tmp/husk-it-"))
-            .collect()
-    };
+    let list = host_mount_points_outside_tests;
     let before = list();
     let out = b.run(&[]);
     out.failed_with_one_line();
