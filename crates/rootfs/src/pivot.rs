@@ -25,14 +25,7 @@ pub fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
     nix::unistd::pivot_root(".", ".").map_err(|e| RootfsError::sys("pivot_root", rootfs, e))?;
     fchdir(old.as_raw_fd()).map_err(|e| RootfsError::sys("chdir", "old root", e))?;
     // The old root must not propagate the unmount back to the host.
-    mount(
-        None::<&str>,
-        ".",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| RootfsError::sys("make old root slave", "/", e))?;
+    make_rslave(".").map_err(|e| RootfsError::sys("make old root slave", "/", e))?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| RootfsError::sys("unmount old root", "/", e))?;
     chdir("/").map_err(|e| RootfsError::sys("chdir", "/", e))
 }
@@ -42,14 +35,7 @@ pub fn pivot_root(rootfs: &Path) -> Result<(), RootfsError> {
 pub fn move_root(rootfs: &Path) -> Result<(), RootfsError> {
     // With rootfsPropagation (r)shared, "/" is still a peer of the host's:
     // the move onto it, and the detaches below, would reach the host.
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_SLAVE | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(|e| RootfsError::sys("make / a slave", "/", e))?;
+    make_rslave("/").map_err(|e| RootfsError::sys("make / a slave", "/", e))?;
     hide_host_proc_and_sys(rootfs)?;
     chdir(rootfs).map_err(|e| RootfsError::sys("chdir", rootfs, e))?;
     mount(
@@ -84,13 +70,7 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
         .map(|m| m.mount_point.to_string_lossy().into_owned())
         .collect();
     for point in targets {
-        match mount(
-            None::<&str>,
-            point.as_str(),
-            None::<&str>,
-            MsFlags::MS_SLAVE | MsFlags::MS_REC,
-            None::<&str>,
-        ) {
+        match make_rslave(point.as_str()) {
             Err(nix::errno::Errno::ENOENT) => continue,
             r => r.map_err(|e| RootfsError::sys("make host mount slave", &point, e))?,
         }
@@ -116,4 +96,16 @@ pub fn chroot_root(rootfs: &Path) -> Result<(), RootfsError> {
     chdir(rootfs).map_err(|e| RootfsError::sys("chdir", rootfs, e))?;
     nix::unistd::chroot(".").map_err(|e| RootfsError::sys("chroot", rootfs, e))?;
     chdir("/").map_err(|e| RootfsError::sys("chdir", "/", e))
+}
+
+/// `path` and every mount below it become slaves: unmounts and mounts made
+/// here no longer reach the peers they came from.
+fn make_rslave(path: &str) -> nix::Result<()> {
+    mount(
+        None::<&str>,
+        path,
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
 }
