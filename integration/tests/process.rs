@@ -453,6 +453,67 @@ fn user_namespace_mappings() {
     assert_no_leftovers(&b, b.id());
 }
 
+/// runc 1.1 opens bind sources on the host side and hands them to the
+/// init as descriptors: the container's root (uid 100000 on the host) could
+/// not reach a source below a directory only the host's root may enter.
+/// Two mounts (runc once had a bug with more than one), a file, a relative
+/// source, and `exec` afterwards.
+#[test]
+fn user_namespace_binds_sources_it_cannot_reach() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::new(
+        "userns-private-src",
+        &["sh", "-c", "cat /m1/foo /m2/foo /f; ls /m3"],
+    );
+    with_user_namespace(&mut b);
+    // The rootfs belongs to the host's root, so the container's root cannot
+    // make mount points in it (runc fails on that too): they exist already.
+    for d in ["m1", "m2", "m3"] {
+        fs::create_dir_all(b.rootfs().join(d)).unwrap();
+    }
+    write_file(&b.rootfs().join("f"), "");
+    let private = |dir: &std::path::Path| {
+        fs::create_dir_all(dir).unwrap();
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o700)).unwrap();
+    };
+    for n in 1..=2 {
+        let d = b.host_dir().join(format!("private-{n}"));
+        private(&d);
+        write_file(&d.join("dir/foo"), &format!("in {n}\n"));
+        b.add_mount(bind_mount(&d.join("dir"), &format!("/m{n}"), &["bind"]));
+    }
+    let d = b.host_dir().join("private-file");
+    private(&d);
+    write_file(&d.join("f"), "a file\n");
+    b.add_mount(bind_mount(&d.join("f"), "/f", &["bind", "ro"]));
+    // Relative to the bundle, as runc resolves it.
+    let rel = b.path().join("private-rel");
+    private(&rel);
+    write_file(&rel.join("dir/bar"), "");
+    b.add_mount(json!({
+        "destination": "/m3", "type": "bind",
+        "source": "private-rel/dir", "options": ["rbind"]
+    }));
+    let out = b.run(&[]);
+    out.ok();
+    assert_eq!(
+        out.stdout,
+        "in 1\nin 2\na file\nbar\n",
+        "{}",
+        out.describe()
+    );
+
+    b.set_args(&["sleep", "30"]);
+    b.create_and_start();
+    let out = b
+        .runtime()
+        .exec(&["exec", b.id(), "cat", "/m2/foo", "/m1/foo"]);
+    out.ok();
+    assert_eq!(out.stdout, "in 2\nin 1\n", "{}", out.describe());
+    b.stop_and_delete();
+    assert_no_leftovers(&b, b.id());
+}
+
 #[test]
 fn cgroup_namespace_hides_cgroup_path() {
     let mut b = Bundle::new("cgroupns", &["cat", "/proc/self/cgroup"]);

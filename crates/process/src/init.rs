@@ -9,19 +9,26 @@ use crate::{hooks, identity, pty, rlimits, sys};
 use husk_rootfs as rootfs;
 use husk_spec::{NamespaceType, Spec};
 use std::io::Write;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
 /// Returns only on failure, with the reason.
-pub fn run(args: &InitArgs, plan: &Plan, ch: &Channel) -> String {
-    match setup(args, plan, ch) {
+/// `bind_sources`: the bind sources opened for it on the host side, by
+/// mount index (`crate::bind_sources`).
+pub fn run(args: &InitArgs, plan: &Plan, ch: &Channel, bind_sources: &[(usize, RawFd)]) -> String {
+    match setup(args, plan, ch, bind_sources) {
         Ok(never) => match never {},
         Err(e) => e,
     }
 }
 
-fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Infallible, String> {
+fn setup(
+    args: &InitArgs,
+    plan: &Plan,
+    ch: &Channel,
+    bind_sources: &[(usize, RawFd)],
+) -> Result<std::convert::Infallible, String> {
     let spec = args.spec;
     let process = spec
         .process
@@ -47,7 +54,7 @@ fn setup(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<std::convert::Inf
     }
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
-    let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns)?;
+    let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns, bind_sources)?;
 
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;
@@ -137,6 +144,7 @@ fn setup_rootfs(
     ch: &Channel,
     state: &str,
     in_userns: bool,
+    bind_sources: &[(usize, RawFd)],
 ) -> Result<Vec<rootfs::ReadonlyLater>, String> {
     let spec = args.spec;
     let linux = spec.linux_or_default();
@@ -165,6 +173,7 @@ fn setup_rootfs(
         cgroup_v2_dir: args.cgroup_v2_dir.as_deref(),
         new_cgroupns: plan.creates(NamespaceType::Cgroup),
         idmapped: &args.idmapped_mounts,
+        bind_sources,
     };
     let readonly_later = rootfs::mount_all(&ctx, &spec.mounts).map_err(e)?;
     let binds_dev = spec.mounts.iter().any(|m| {

@@ -6,7 +6,7 @@ use crate::sys::exit_now;
 use husk_rootfs::CgroupBind;
 use husk_spec::{IdMapping, NamespaceType, Spec};
 use nix::unistd::{fork, ForkResult, Pid};
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 
 /// Everything the container init needs; the forked children read it from
@@ -71,17 +71,18 @@ pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchErr
     let plan = Plan::new(&linux.namespaces).map_err(LaunchError::Runtime)?;
     crate::chain::run_chain(
         |ch| intermediate(args, &plan, ch),
-        |ch, child, init_pid| drive(linux, parent, ch, child, init_pid),
+        |ch, child, init_pid| drive(args, parent, ch, child, init_pid),
     )
 }
 
 fn drive(
-    linux: &husk_spec::Linux,
+    args: &InitArgs,
     parent: &mut dyn Parent,
     ch: &Channel,
     child: Pid,
     init_pid: &mut Option<i32>,
 ) -> Result<i32, LaunchError> {
+    let linux = args.spec.linux_or_default();
     let rt = LaunchError::Runtime;
     send(ch, &Msg::Proceed)?;
     loop {
@@ -93,6 +94,10 @@ fn drive(
                 write_id_maps(child.as_raw(), &linux.uid_mappings, &linux.gid_mappings)
                     .map_err(rt)?;
                 send(ch, &Msg::Proceed)?;
+            }
+            Msg::MountSources => {
+                let sources = husk_rootfs::bind_sources(&args.spec.mounts, args.bundle);
+                crate::bind_sources::send(ch, child, &sources).map_err(rt)?;
             }
             Msg::InitPid(pid) => {
                 *init_pid = Some(pid);
@@ -158,7 +163,8 @@ fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), S
 fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String> {
     // An unprivileged parent can open our uid_map only while we are
     // dumpable; it is the same user, who could ptrace us anyway.
-    let user_writes_maps = plan.creates(NamespaceType::User) && !nix::unistd::geteuid().is_root();
+    let host_root = nix::unistd::geteuid().is_root();
+    let user_writes_maps = plan.creates(NamespaceType::User) && !host_root;
     crate::sys::set_dumpable(user_writes_maps)?;
     ch.expect_proceed()?;
     plan.join_all()?;
@@ -184,6 +190,17 @@ fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String
         .filter(|t| *t != NamespaceType::User && *t != NamespaceType::Cgroup)
         .collect();
     Plan::unshare(&rest)?;
+    // Rootless, the sources are the user's own: nothing more to reach.
+    let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
+    let bind_fds = if in_userns
+        && host_root
+        && plan.creates(NamespaceType::Mount)
+        && !husk_rootfs::bind_sources(&args.spec.mounts, args.bundle).is_empty()
+    {
+        crate::bind_sources::receive(ch)?
+    } else {
+        Vec::new()
+    };
     if plan.creates(NamespaceType::Time) {
         write_time_offsets(args.spec)?;
     }
@@ -191,7 +208,9 @@ fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String
     match unsafe { fork() } {
         Err(e) => Err(format!("fork init: {e}")),
         Ok(ForkResult::Child) => {
-            let e = crate::init::run(args, plan, ch);
+            let held: Vec<(usize, RawFd)> =
+                bind_fds.iter().map(|(i, f)| (*i, f.as_raw_fd())).collect();
+            let e = crate::init::run(args, plan, ch, &held);
             let _ = ch.send(&Msg::Error(e));
             exit_now(1);
         }

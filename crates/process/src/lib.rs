@@ -9,6 +9,7 @@
 //! in forked copies of the caller, which is single-threaded.
 
 mod affinity;
+mod bind_sources;
 mod caps;
 mod chain;
 mod exec;

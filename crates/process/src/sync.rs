@@ -20,6 +20,10 @@ pub enum Msg {
     InitPid(i32),
     /// Parent → init: the container state (JSON) for hooks; also the go.
     State(String),
+    /// Intermediate → parent: open the bind sources in my mount namespace.
+    MountSources,
+    /// Parent's helper → intermediate: the source of mount `n` (fd attached).
+    MountSource(usize),
     /// Init → parent: mounts are done, run prestart/createRuntime hooks.
     RunCreateHooks,
     /// Init → parent: here is the pty master (fd attached).

@@ -21,7 +21,8 @@ pub use finalize::{
 };
 pub use idmap::{prepare_idmapped, wants_idmap};
 pub use mount::{
-    bind_root_privately, mount_all, prepare_root, CgroupBind, MountContext, ReadonlyLater,
+    bind_root_privately, bind_sources, mount_all, prepare_root, CgroupBind, MountContext,
+    ReadonlyLater,
 };
 pub use options::{parse_options, MountOptions, SUPPORTED_OPTIONS};
 pub use pivot::{chroot_root, move_root, pivot_root};

@@ -32,6 +32,40 @@ pub struct MountContext<'a> {
     /// Idmapped trees prepared by the caller (`prepare_idmapped`), by
     /// mount index, attached instead of a plain bind.
     pub idmapped: &'a [(usize, RawFd)],
+    /// Bind sources opened (O_PATH) by a process with the host's privileges
+    /// in the container's mount namespace, by mount index (`bind_sources`):
+    /// bound through /proc/self/fd, so a container root in a user namespace
+    /// need not be able to walk the source's path.
+    pub bind_sources: &'a [(usize, RawFd)],
+}
+
+fn is_bind(m: &Mount) -> bool {
+    m.typ.as_deref() == Some("bind") || m.options.iter().any(|o| o == "bind" || o == "rbind")
+}
+
+/// The host path of every bind mount's source but the idmapped ones (their
+/// tree is already made on the host side), by mount index; a relative
+/// source is relative to the bundle. A container init in a user namespace
+/// gets these opened for it (runc 1.1 does the same): its root is an
+/// unprivileged user on the host, which may not search the directories
+/// above a source it was nevertheless given.
+pub fn bind_sources(mounts: &[Mount], bundle: &Path) -> Vec<(usize, PathBuf)> {
+    mounts
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| is_bind(m) && crate::idmap::wants_idmap(m).is_none())
+        .filter_map(|(i, m)| {
+            let s = m.source.as_ref()?;
+            Some((
+                i,
+                if s.is_relative() {
+                    bundle.join(s)
+                } else {
+                    s.clone()
+                },
+            ))
+        })
+        .collect()
 }
 
 /// Gives the namespace's mounts the configured propagation (slaves of the
@@ -172,7 +206,7 @@ pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<Vec<ReadonlyLat
                 .any(|n| n.destination.starts_with(d) && n.destination != d)
         };
         let typ = m.typ.as_deref().unwrap_or("");
-        let bind = typ == "bind" || m.options.iter().any(|o| o == "bind" || o == "rbind");
+        let bind = is_bind(m);
         let defer = !bind
             && !matches!(typ, "cgroup" | "cgroup2")
             && (m.destination == Path::new("/dev") || typ == "tmpfs" || below(&m.destination));
@@ -211,11 +245,18 @@ fn mount_one(
             s.clone()
         }
     });
+    // What the mount calls use for the source: the descriptor opened on the
+    // host side when there is one; messages name the configured path.
+    let held = ctx
+        .bind_sources
+        .iter()
+        .find(|(n, _)| bind && *n == i)
+        .map(|(_, fd)| PathBuf::from(format!("/proc/self/fd/{fd}")));
     let src_is_dir = if bind {
         let s = source.as_ref().ok_or_else(|| {
             RootfsError::field(format!("{field}.source"), "a bind mount needs a source")
         })?;
-        let md = std::fs::metadata(s).map_err(|e| {
+        let md = std::fs::metadata(held.as_ref().unwrap_or(s)).map_err(|e| {
             RootfsError::field(
                 format!("{field}.source"),
                 format!("{}: {}", s.display(), io_text(&e)),
@@ -253,7 +294,7 @@ fn mount_one(
     };
 
     if bind {
-        let src = source.as_ref().expect("checked above");
+        let src = held.as_ref().or(source.as_ref()).expect("checked above");
         match ctx.idmapped.iter().find(|(n, _)| *n == i) {
             Some((_, tree)) => crate::idmap::attach(*tree, target_fd.as_raw_fd())
                 .map_err(|e| named(errno(&e), "attach the idmapped mount"))?,
