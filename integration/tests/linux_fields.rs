@@ -361,7 +361,10 @@ fn net_device_moved_and_renamed() {
 /// those: not one with a lifetime, nor one of link scope.
 #[test]
 fn net_device_keeps_its_permanent_global_addresses() {
-    if skip_under_runc("net_device_keeps_its_permanent_global_addresses", RUNC_LACKS) {
+    if skip_under_runc(
+        "net_device_keeps_its_permanent_global_addresses",
+        RUNC_LACKS,
+    ) {
         return;
     }
     let link = HostLink::new("c");
@@ -373,7 +376,17 @@ fn net_device_keeps_its_permanent_global_addresses() {
     ip(&["link", "set", dev, "up"]);
     ip(&["addr", "add", "192.0.2.10/24", "dev", dev]);
     ip(&["-6", "addr", "add", "2001:db8::10/64", "dev", dev, "nodad"]);
-    ip(&["addr", "add", "198.51.100.7/24", "dev", dev, "valid_lft", "300", "preferred_lft", "300"]);
+    ip(&[
+        "addr",
+        "add",
+        "198.51.100.7/24",
+        "dev",
+        dev,
+        "valid_lft",
+        "300",
+        "preferred_lft",
+        "300",
+    ]);
     ip(&["addr", "add", "10.99.0.1/32", "dev", dev, "scope", "link"]);
     let mut b = Bundle::new(
         "netdev-addr",
@@ -383,8 +396,14 @@ fn net_device_keeps_its_permanent_global_addresses() {
     let out = b.run_ok();
     assert!(out.contains("inet 192.0.2.10/24"), "{out}");
     assert!(out.contains("20010db8000000000000000000000010"), "{out}");
-    assert!(!out.contains("198.51.100.7"), "an address with a lifetime moved too:\n{out}");
-    assert!(!out.contains("10.99.0.1"), "a link-scope address moved too:\n{out}");
+    assert!(
+        !out.contains("198.51.100.7"),
+        "an address with a lifetime moved too:\n{out}"
+    );
+    assert!(
+        !out.contains("10.99.0.1"),
+        "a link-scope address moved too:\n{out}"
+    );
     assert_no_leftovers(&b, b.id());
 }
 

@@ -13,11 +13,18 @@ use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 
+/// What the chain gathered for the init beyond its InitArgs.
+pub(crate) struct Gathered<'a> {
+    /// Bind sources opened on the host side, by mount index
+    /// (`crate::bind_sources`).
+    pub bind_sources: &'a [(usize, RawFd)],
+    /// linux.netDevices: the addresses to add again once the devices are in.
+    pub net_devices: &'a [crate::netdev::DeviceAddresses],
+}
+
 /// Returns only on failure, with the reason.
-/// `bind_sources`: the bind sources opened for it on the host side, by
-/// mount index (`crate::bind_sources`).
-pub fn run(args: &InitArgs, plan: &Plan, ch: &Channel, bind_sources: &[(usize, RawFd)]) -> String {
-    match setup(args, plan, ch, bind_sources) {
+pub(crate) fn run(args: &InitArgs, plan: &Plan, ch: &Channel, got: &Gathered) -> String {
+    match setup(args, plan, ch, got) {
         Ok(never) => match never {},
         Err(e) => e,
     }
@@ -27,7 +34,7 @@ fn setup(
     args: &InitArgs,
     plan: &Plan,
     ch: &Channel,
-    bind_sources: &[(usize, RawFd)],
+    got: &Gathered,
 ) -> Result<std::convert::Infallible, String> {
     let spec = args.spec;
     let process = spec
@@ -49,12 +56,10 @@ fn setup(
         crate::netdev::loopback_up()?;
     }
     // Moved in by the caller before it sent the state.
-    if let Some(devs) = spec.linux.as_ref().and_then(|l| l.net_devices.as_ref()) {
-        crate::netdev::moved_devices_up(devs)?;
-    }
+    crate::netdev::moved_devices_up(got.net_devices)?;
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
-    let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns, bind_sources)?;
+    let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns, got.bind_sources)?;
 
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;

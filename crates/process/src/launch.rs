@@ -69,8 +69,13 @@ pub enum LaunchError {
 pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchError> {
     let linux = args.spec.linux_or_default();
     let plan = Plan::new(&linux.namespaces).map_err(LaunchError::Runtime)?;
+    // Read before the move, which drops every address of a device.
+    let net_devices = match &linux.net_devices {
+        Some(d) => crate::netdev::addresses_to_keep(d).map_err(LaunchError::Runtime)?,
+        None => Vec::new(),
+    };
     crate::chain::run_chain(
-        |ch| intermediate(args, &plan, ch),
+        |ch| intermediate(args, &plan, &net_devices, ch),
         |ch, child, init_pid| drive(args, parent, ch, child, init_pid),
     )
 }
@@ -160,7 +165,12 @@ fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), S
 
 /// Joins the configured namespaces, creates the user namespace and waits
 /// for its maps, creates the rest, then forks the init.
-fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String> {
+fn intermediate(
+    args: &InitArgs,
+    plan: &Plan,
+    net_devices: &[crate::netdev::DeviceAddresses],
+    ch: &Channel,
+) -> Result<(), String> {
     // An unprivileged parent can open our uid_map only while we are
     // dumpable; it is the same user, who could ptrace us anyway.
     let host_root = nix::unistd::geteuid().is_root();
@@ -210,7 +220,11 @@ fn intermediate(args: &InitArgs, plan: &Plan, ch: &Channel) -> Result<(), String
         Ok(ForkResult::Child) => {
             let held: Vec<(usize, RawFd)> =
                 bind_fds.iter().map(|(i, f)| (*i, f.as_raw_fd())).collect();
-            let e = crate::init::run(args, plan, ch, &held);
+            let got = crate::init::Gathered {
+                bind_sources: &held,
+                net_devices,
+            };
+            let e = crate::init::run(args, plan, ch, &got);
             let _ = ch.send(&Msg::Error(e));
             exit_now(1);
         }
