@@ -90,11 +90,13 @@ fn setup(
         pty::attach_slave(&p.slave, process.console_size)?;
     }
 
+    // Read-only mounts first, as runc: a mask bound from a read-only /dev
+    // (its /dev/null) is then read-only too.
+    rootfs::remount_readonly(&readonly_later).map_err(|e| e.to_string())?;
     if let Some(l) = &spec.linux {
         rootfs::readonly_paths(&l.readonly_paths).map_err(|e| e.to_string())?;
         rootfs::mask_paths(&l.masked_paths, l.mount_label.as_deref()).map_err(|e| e.to_string())?;
     }
-    rootfs::remount_readonly(&readonly_later).map_err(|e| e.to_string())?;
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
         rootfs::make_root_readonly().map_err(|e| e.to_string())?;
     }

@@ -207,8 +207,15 @@ pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<Vec<ReadonlyLat
         };
         let typ = m.typ.as_deref().unwrap_or("");
         let bind = is_bind(m);
+        // Pseudo filesystems are mounted read-only at once, as runc does:
+        // nothing can be made in them anyway (the mount points below /sys
+        // exist), and a fresh sysfs or procfs then gets a read-only
+        // superblock, not just a read-only mount.
         let defer = !bind
-            && !matches!(typ, "cgroup" | "cgroup2")
+            && !matches!(
+                typ,
+                "cgroup" | "cgroup2" | "sysfs" | "proc" | "mqueue" | "devpts"
+            )
             && (m.destination == Path::new("/dev") || typ == "tmpfs" || below(&m.destination));
         if let Some(mount) = mount_one(ctx, i, m, defer)? {
             later.push(ReadonlyLater {

@@ -177,22 +177,23 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
             }
         }
     }
-    if spec.hostname.as_deref().is_some_and(|h| !h.is_empty()) && !has_new_uts(spec) {
+    // A joined uts namespace is the container's too (runtime-spec: the
+    // hostname is set in the container's UTS namespace, whichever it is),
+    // as with runc; only the runtime's own must never be renamed.
+    if spec.hostname.as_deref().is_some_and(|h| !h.is_empty()) && !has_uts(spec) {
         return Err(SpecError::invalid(
             "hostname",
-            "a hostname needs a new uts namespace",
+            "a hostname needs a uts namespace in linux.namespaces (without one it would rename the host)",
         ));
     }
     crate::linux_fields::validate(spec)?;
     Ok(())
 }
 
-fn has_new_uts(spec: &Spec) -> bool {
-    spec.linux.as_ref().is_some_and(|l| {
-        l.namespaces
-            .iter()
-            .any(|n| n.typ == NamespaceType::Uts && n.path.is_none())
-    })
+fn has_uts(spec: &Spec) -> bool {
+    spec.linux
+        .as_ref()
+        .is_some_and(|l| l.namespaces.iter().any(|n| n.typ == NamespaceType::Uts))
 }
 
 /// Any 1.x release (with pre-release or build suffixes) is accepted.
@@ -315,6 +316,13 @@ mod tests {
             .as_array_mut()
             .unwrap()
             .push(serde_json::json!({"type": "uts"}));
+        check(c.clone()).unwrap();
+        // Joined: set there, as runc does.
+        c["linux"]["namespaces"].as_array_mut().unwrap().pop();
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(serde_json::json!({"type": "uts", "path": "/proc/1/ns/uts"}));
         check(c).unwrap();
     }
 
