@@ -63,6 +63,19 @@ bench: build
 e2e: build
 	HUSK=$(HUSK) hack/e2e/run.sh $(E2E_ARGS)
 
+# make corpus: run the e2e scenarios with a wrapper that saves every config
+# the engines hand husk into integration/corpus/ (the engine ones are
+# replaced; the hand-written, spec and example ones are kept).
+# make diff: every corpus config under husk and runc, compared; the report
+# is printed (integration/tests/diff.rs; `make test` runs it too).
+.PHONY: corpus diff
+corpus: build
+	rm -f integration/corpus/podman-*.json integration/corpus/ctr-*.json integration/corpus/cri-*.json
+	HUSK=$(HUSK) E2E_CORPUS=$(CURDIR)/integration/corpus hack/e2e/run.sh $(E2E_ARGS)
+
+diff: build runtimetest
+	HUSK_BIN=$(HUSK) RUNTIMETEST_BIN=$(RUNTIMETEST) $(CARGO) test -p husk-integration --test diff -- --nocapture
+
 # make bench-v2: the same benchmark inside the cgroup-v2 VM (quick mode: TCG
 # is slow; the ratios are what count). Table: hack/bench/results/*-quick/.
 .PHONY: bench-v2

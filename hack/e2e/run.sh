@@ -6,7 +6,8 @@
 #
 # Env: HUSK (default target/release/husk), RUNC (default: runc in PATH),
 # E2E_RESULTS (default hack/e2e/results/<timestamp>), E2E_KEEP=1 keeps the
-# temp dir, E2E_SKIP_DEPS=1 skips apt-get.
+# temp dir, E2E_SKIP_DEPS=1 skips apt-get, E2E_CORPUS=DIR saves every config
+# the engines hand husk into DIR (make corpus; hack/e2e/capture.py).
 set -uo pipefail
 
 E2E=$(cd "$(dirname "$0")" && pwd)
@@ -31,6 +32,18 @@ export E2E_TMP
 E2E_TMP=$(mktemp -d /tmp/husk-e2e.XXXXXX)
 chmod 755 "$E2E_TMP" # user-namespaced containers (uid 100000) traverse it
 export IMG_P=localhost/husk-busybox:latest
+
+if [ -n "${E2E_CORPUS:-}" ]; then
+    # husk's place is taken by a wrapper that saves what it is handed.
+    mkdir -p "$E2E_CORPUS"
+    cat >"$E2E_TMP/husk-capture" <<WRAP
+#!/bin/sh
+python3 "$E2E/capture.py" "$E2E_CORPUS" "$E2E_TMP/corpus-scenario" "$E2E_TMP" -- "\$@" 2>>"$E2E_RESULTS/capture.log"
+exec "$HUSK" "\$@"
+WRAP
+    chmod 755 "$E2E_TMP/husk-capture"
+    HUSK=$E2E_TMP/husk-capture
+fi
 
 # shellcheck source=lib.sh
 . "$E2E/lib.sh"
@@ -147,6 +160,7 @@ for g in $groups; do
             mkdir -p "$E2E_RESULTS/$g"
             if [ "$group_ok" = 0 ]; then RES[$s.$rt]=setup; echo "setup of $g failed" >"$logf"; continue; fi
             t0=$(date +%s)
+            echo "$g-$s" >"$E2E_TMP/corpus-scenario"
             RT=$rt RTBIN=$bin timeout -k 10 "$SCENARIO_LIMIT" bash -ec \
                 ". \"$E2E/lib.sh\"; . \"$E2E/$g.sh\"; $s" >"$logf" 2>&1 </dev/null
             rc=$?

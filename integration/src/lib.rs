@@ -259,7 +259,12 @@ pub struct Runtime {
 impl Runtime {
     /// `root` is passed as `--root`; `io_dir` receives captured output.
     pub fn new(root: impl Into<PathBuf>, io_dir: impl Into<PathBuf>) -> Runtime {
-        let bin = require_runtime_bin();
+        Runtime::with_bin(require_runtime_bin(), root, io_dir)
+    }
+
+    /// The same with another runtime binary (runc, for the differential
+    /// tests).
+    pub fn with_bin(bin: PathBuf, root: impl Into<PathBuf>, io_dir: impl Into<PathBuf>) -> Runtime {
         let io_dir = io_dir.into();
         fs::create_dir_all(&io_dir).expect("create io dir");
         Runtime {
@@ -496,6 +501,11 @@ impl Bundle {
     /// A bundle whose container id is `unique_id(name)` and whose process
     /// runs `args`.
     pub fn new(name: &str, args: &[&str]) -> Bundle {
+        Bundle::with_runtime_bin(name, args, require_runtime_bin())
+    }
+
+    /// The same, driven by another runtime binary.
+    pub fn with_runtime_bin(name: &str, args: &[&str], bin: PathBuf) -> Bundle {
         // Preconditions first, so a failure leaves no directory behind.
         assert_eq!(
             // SAFETY: geteuid has no arguments and cannot fail.
@@ -503,7 +513,6 @@ impl Bundle {
             0,
             "the integration tests must run as root"
         );
-        require_runtime_bin();
         assert!(
             Path::new("/bin/busybox").is_file(),
             "/bin/busybox not found: install busybox-static (apt-get install busybox-static)"
@@ -521,7 +530,7 @@ impl Bundle {
         fs::create_dir_all(&host).expect("create host scratch dir");
         build_rootfs(&rootfs);
         let meta = fs::metadata(&rootfs).expect("stat rootfs");
-        let rt = Runtime::new(dir.join("root"), dir.join("io"));
+        let rt = Runtime::with_bin(bin, dir.join("root"), dir.join("io"));
         let config = default_config(args);
         let b = Bundle {
             id: unique_id(name),

@@ -21,9 +21,18 @@
 //! ```
 //!
 //! which gives `target/x86_64-unknown-linux-gnu/release/runtimetest`.
+//!
+//! `runtimetest --dump [--hold] [SYSCTL_KEY...]` checks nothing: it prints
+//! a deterministic report of what the process sees (namespaces, ids, caps,
+//! limits, mounts, devices, network, fds, environment, sysctls, cgroups,
+//! masked paths; see `dump.rs`), ending with `end`, so that the same config
+//! run under two runtimes can be diffed. With `--hold` it then waits for
+//! SIGTERM and exits 0. The SYSCTL_KEYs are printed besides a fixed set.
+//! Other modes: `--notify MSG` (sd_notify) and `--syscall NAME [ARG...]`.
 
 mod caps;
 mod checks;
+mod dump;
 mod linux_attrs;
 mod mounts;
 mod procfs;
@@ -36,13 +45,15 @@ use std::process::ExitCode;
 
 const DEFAULT_CONFIG: &str = "/runtimetest.json";
 const USAGE: &str =
-    "usage: runtimetest [-v|--verbose] [--exec] [CONFIG]\n       runtimetest --notify MSG\n       runtimetest --syscall NAME [ARG...]";
+    "usage: runtimetest [-v|--verbose] [--exec] [CONFIG]\n       runtimetest --dump [--hold] [SYSCTL_KEY...]\n       runtimetest --notify MSG\n       runtimetest --syscall NAME [ARG...]";
 
 #[derive(Debug, PartialEq)]
 struct Options {
     verbose: bool,
     exec: bool,
     config: PathBuf,
+    /// `--dump`: print the report instead of checking a config.
+    dump: Option<dump::DumpOptions>,
 }
 
 fn parse_args(args: &[OsString]) -> Result<Option<Options>, String> {
@@ -50,22 +61,45 @@ fn parse_args(args: &[OsString]) -> Result<Option<Options>, String> {
         verbose: false,
         exec: false,
         config: PathBuf::from(DEFAULT_CONFIG),
+        dump: None,
     };
-    let mut config = None;
+    let (mut dump, mut hold) = (false, false);
+    let mut positional = Vec::new();
     for a in args {
         match a.to_str() {
             Some("-v" | "--verbose") => opts.verbose = true,
             Some("--exec") => opts.exec = true,
+            Some("--dump") => dump = true,
+            Some("--hold") => hold = true,
             Some("-h" | "--help") => return Ok(None),
             Some(s) if s.starts_with('-') && s.len() > 1 => {
                 return Err(format!("unknown option {s:?}"))
             }
-            _ if config.is_none() => config = Some(PathBuf::from(a)),
-            _ => return Err(format!("unexpected argument {a:?}")),
+            _ => positional.push(a),
         }
     }
-    if let Some(c) = config {
-        opts.config = c;
+    if dump {
+        // The check options mean nothing to the report.
+        if opts.verbose || opts.exec {
+            return Err("--dump takes no -v or --exec".to_string());
+        }
+        let mut sysctls = Vec::new();
+        for a in positional {
+            match a.to_str() {
+                Some(k) if dump::valid_sysctl_key(k) => sysctls.push(k.to_string()),
+                _ => return Err(format!("bad sysctl key {a:?}")),
+            }
+        }
+        opts.dump = Some(dump::DumpOptions { hold, sysctls });
+        return Ok(Some(opts));
+    }
+    if hold {
+        return Err("--hold needs --dump".to_string());
+    }
+    match positional.as_slice() {
+        [] => {}
+        [c] => opts.config = PathBuf::from(c),
+        [_, a, ..] => return Err(format!("unexpected argument {a:?}")),
     }
     Ok(Some(opts))
 }
@@ -110,6 +144,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if let Some(d) = &opts.dump {
+        return dump::run(d);
+    }
     let text = match std::fs::read_to_string(&opts.config) {
         Ok(t) => t,
         Err(e) => {
@@ -167,5 +204,28 @@ mod tests {
         assert!(parse(&["--help"]).unwrap().is_none());
         assert!(parse(&["--bogus"]).is_err());
         assert!(parse(&["a", "b"]).is_err());
+        assert!(o.dump.is_none());
+    }
+
+    #[test]
+    fn dump_args() {
+        let d = |args: &[&str]| parse(args).unwrap().unwrap().dump.unwrap();
+        assert_eq!(d(&["--dump"]), dump::DumpOptions::default());
+        let o = d(&["--dump", "--hold", "kernel.pid_max", "net/ipv4/ip_forward"]);
+        assert!(o.hold);
+        assert_eq!(o.sysctls, vec!["kernel.pid_max", "net/ipv4/ip_forward"]);
+        // Flags may come after the keys.
+        let o = d(&["kernel.pid_max", "--hold", "--dump"]);
+        assert!(o.hold);
+        assert_eq!(o.sysctls, vec!["kernel.pid_max"]);
+        assert!(parse(&["--dump", "--help"]).unwrap().is_none());
+        assert!(parse(&["--hold"]).is_err());
+        assert!(parse(&["--hold", "/x.json"]).is_err());
+        assert!(parse(&["--dump", "-v"]).is_err());
+        assert!(parse(&["--dump", "--exec"]).is_err());
+        assert!(parse(&["--dump", "--bogus"]).is_err());
+        assert!(parse(&["--dump", "a b"]).is_err());
+        assert!(parse(&["--dump", "../etc/passwd"]).is_err());
+        assert!(parse(&["--dump", ""]).is_err());
     }
 }
