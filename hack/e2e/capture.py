@@ -60,7 +60,7 @@ class Normaliser:
     def __init__(self, cid, bundle, tmp):
         self.cid, self.bundle, self.tmp = cid, bundle, tmp
         self.hexes = {}
-        self.sources = 0
+        self.sources = {}
 
     def text(self, s):
         if self.bundle:
@@ -73,6 +73,7 @@ class Normaliser:
             s = s.replace(self.tmp, "<TMP>")
         s = re.sub(r"[0-9a-f]{64}",
                    lambda m: self.hexes.setdefault(m.group(0), "<HEX%d>" % (len(self.hexes) + 1)), s)
+        s = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "<TIME>", s)
         return re.sub(r"/proc/\d+/", "/proc/<PID>/", s)
 
     def walk(self, v):
@@ -88,10 +89,17 @@ class Normaliser:
         """A bind source that only existed for that run becomes a scratch one."""
         if src.startswith(HOST_PATHS) and not (self.tmp and src.startswith(self.tmp)):
             return src
-        self.sources += 1
         kind = "<FILE>" if os.path.isfile(src) else "<DIR>"
         base = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(src.rstrip("/")) or "src")
-        return "%s/%d-%s" % (kind, self.sources, self.text(base))
+        base = self.text(base)
+        # Named after the source, numbered only when two share a name (a
+        # number by position would change with podman's mount order).
+        name, k = base, 1
+        while self.sources.get(name, src) != src:
+            k += 1
+            name = "%s-%d" % (base, k)
+        self.sources[name] = src
+        return "%s/%s" % (kind, name)
 
 
 def config(cfg, n):
@@ -109,7 +117,12 @@ def config(cfg, n):
 
 def save(out_dir, tmp, scenario, suffix, doc):
     text = json.dumps(doc, indent=2, sort_keys=True) + "\n"
-    digest = hashlib.sha256(text.encode()).hexdigest()
+    # podman orders its own mounts (hosts, resolv.conf, shm …) differently
+    # from run to run: the same config in another order is not a new one.
+    key = dict(doc)
+    if isinstance(key.get("mounts"), list):
+        key["mounts"] = sorted(key["mounts"], key=lambda m: json.dumps(m, sort_keys=True))
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
     seen_file = os.path.join(tmp, "corpus-seen")
     seen = set(open(seen_file).read().split()) if os.path.exists(seen_file) else set()
     if digest in seen:

@@ -50,6 +50,9 @@ def build_v1():
     for m in fd.message_type:
         if m.name == "RunPodSandboxRequest":
             m.field.add(name="runtime_handler", number=2, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+        if m.name == "LinuxContainerSecurityContext":  # v1 fields the old protos lack
+            m.field.add(name="seccomp_profile_path", number=10, type=F.TYPE_STRING, label=F.LABEL_OPTIONAL)
+            m.field.add(name="no_new_privs", number=11, type=F.TYPE_BOOL, label=F.LABEL_OPTIONAL)
         if m.name == "NamespaceOption":
             for f, n in zip(m.field, ("network", "pid", "ipc")):
                 f.name, f.type, f.json_name = n, F.TYPE_INT32, n
@@ -152,6 +155,39 @@ def main():
                                    capture_output=True, text=True, timeout=30)
                 print(p.stdout, p.stderr, flush=True)
                 check("%s state %s" % (os.path.basename(rtbin), id_[:12]), p.returncode == 0 and '"running"' in p.stdout)
+        # a container with a security context and limits, as a Deployment
+        # with securityContext/resources makes it: uid 1000, read-only root,
+        # capabilities dropped but one, no_new_privs, RuntimeDefault seccomp
+        cfg3 = M["ContainerConfig"](
+            metadata=M["ContainerMetadata"](name="secctx", attempt=0),
+            image=M["ImageSpec"](image="localhost/husk-busybox:latest"),
+            command=["sh", "-c", "id -u; grep -E 'CapEff|NoNewPrivs|Seccomp:' /proc/self/status; touch /x 2>&1; exit 0"],
+            log_path="secctx.log",
+            linux=M["LinuxContainerConfig"](
+                resources=M["LinuxContainerResources"](memory_limit_in_bytes=64 << 20, cpu_period=100000, cpu_quota=50000),
+                security_context=M["LinuxContainerSecurityContext"](
+                    run_as_user=M["Int64Value"](value=1000),
+                    readonly_rootfs=True,
+                    no_new_privs=True,
+                    capabilities=M["Capability"](drop_capabilities=["ALL"], add_capabilities=["NET_BIND_SERVICE"]),
+                    seccomp_profile_path="runtime/default",
+                )),
+        )
+        cid3 = c.call("CreateContainer", pod_sandbox_id=sb, config=cfg3, sandbox_config=sb_cfg).container_id
+        c.call("StartContainer", container_id=cid3)
+        for _ in range(60):
+            s3 = c.call("ContainerStatus", container_id=cid3).status
+            if s3.state == 2:
+                break
+            time.sleep(0.5)
+        log3 = open(os.path.join(logdir, "secctx.log")).read()
+        print(log3, flush=True)
+        check("secctx exited 0", s3.state == 2 and s3.exit_code == 0, (s3.state, s3.exit_code))
+        check("secctx uid 1000", "stdout F 1000" in log3)
+        check("secctx NoNewPrivs", "NoNewPrivs:\t1" in log3)
+        check("secctx seccomp filter", "Seccomp:\t2" in log3)
+        check("secctx read-only root", "Read-only file system" in log3)
+        c.call("RemoveContainer", container_id=cid3)
         r = c.call("ExecSync", container_id=cid2, cmd=["sh", "-c", "echo exec-out; hostname; exit 2"], timeout=30)
         check("exec exit code 2", r.exit_code == 2, r.exit_code)
         check("exec stdout", r.stdout.startswith(b"exec-out"), r.stdout)

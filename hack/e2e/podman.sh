@@ -195,6 +195,23 @@ p_userns() {
     expect_match "root inside" '(^|[[:space:]])0($|[[:space:]])' "$out"
 }
 
+# A pod (no registry: the infra container is our busybox, sleeping): its
+# containers share the infra's network namespace and talk over localhost,
+# which needs lo up in it.
+p_pod() {
+    local pod=$N-pod
+    pm pod rm -f -t 0 "$pod" >/dev/null 2>&1 || true
+    capture out rc pm pod create --network none --infra-image "$IMG" --infra-command "sleep 100000" --name "$pod"
+    expect_eq "pod create" 0 "$rc"
+    capture out rc pm run -d --pod "$pod" --name "$pod-srv" "$IMG" sh -c 'echo hi-from-pod | nc -l -p 8080'
+    expect_eq "server" 0 "$rc"
+    sleep 1
+    capture out rc pm run --rm --pod "$pod" "$IMG" nc 127.0.0.1 8080
+    expect_eq "client exit" 0 "$rc"
+    expect_match "localhost in the pod" 'hi-from-pod' "$out"
+    pm pod rm -f -t 0 "$pod" >/dev/null
+}
+
 p_privileged() {
     capture out rc pm run --rm --privileged "$IMG" sh -c 'grep CapEff /proc/self/status; ls /dev | wc -l; cat /proc/sys/kernel/hostname >/dev/null; mount | grep " /sys " '
     expect_eq "exit code" 0 "$rc"

@@ -106,6 +106,7 @@ podman p_seccomp_default
 podman p_network_none
 podman p_userns
 podman p_privileged
+podman p_pod
 podman p_restart_on_failure
 podman p_logs
 podman p_json_log_error

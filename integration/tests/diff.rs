@@ -176,6 +176,23 @@ fn prepare(corpus: &Value, b: &Bundle, holder: Option<&Holder>) -> Value {
             ns["path"] = json!(holder.expect("a holder for <NS>").path(&t));
         }
     }
+    // As an engine prepares an image for a user namespace: the rootfs
+    // belongs to the namespace's root.
+    let host_of_root = |key: &str| {
+        c["linux"][key].as_array().and_then(|maps| {
+            maps.iter()
+                .find(|m| m["containerID"] == 0)
+                .and_then(|m| m["hostID"].as_u64())
+        })
+    };
+    if let (Some(u), Some(g)) = (host_of_root("uidMappings"), host_of_root("gidMappings")) {
+        let st = Command::new("chown")
+            .args(["-R", "-h", &format!("{u}:{g}")])
+            .arg(b.rootfs())
+            .status()
+            .expect("chown");
+        assert!(st.success(), "chown the rootfs for the user namespace");
+    }
     let readonly = c["root"]["readonly"].as_bool().unwrap_or(false);
     c["root"] = json!({ "path": b.rootfs(), "readonly": readonly });
     let sysctls: Vec<String> = c["linux"]["sysctl"]
@@ -517,6 +534,7 @@ fn compare(r: &Run, h: &Run) -> Vec<String> {
 struct Allowed {
     glob: String,
     text: String,
+    reason: String,
     used: std::cell::Cell<bool>,
 }
 
@@ -537,6 +555,7 @@ fn load_allowed() -> Vec<Allowed> {
         v.push(Allowed {
             glob: parts[0].trim().to_string(),
             text: parts[1].trim().to_string(),
+            reason: parts[2].trim().to_string(),
             used: Default::default(),
         });
     }
@@ -644,4 +663,50 @@ fn corpus_runs_the_same_under_husk_and_runc() {
         new.len(),
         new.join("\n")
     );
+}
+
+const README_BEGIN: &str = "<!-- ALLOWED: generated from integration/corpus/ALLOWED -->";
+const README_END: &str = "<!-- /ALLOWED -->";
+
+/// The README's table of accepted differences, from ALLOWED.
+fn readme_block(allowed: &[Allowed]) -> String {
+    let mut b = format!("{README_BEGIN}\n| configs | difference | why |\n| --- | --- | --- |\n");
+    for a in allowed {
+        let cell = |t: &str| t.replace('|', "\\|");
+        b.push_str(&format!(
+            "| `{}` | `{}` | {} |\n",
+            cell(&a.glob),
+            cell(&a.text),
+            cell(&a.reason)
+        ));
+    }
+    b.push_str(README_END);
+    b
+}
+
+/// The README's "Where husk differs from runc" section carries the
+/// ALLOWED list as a table: they must not drift apart. DIFF_WRITE_README=1
+/// rewrites the table.
+#[test]
+fn readme_lists_every_allowed_difference() {
+    let readme_path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = fs::read_to_string(&readme_path).expect("README.md");
+    let want = readme_block(&load_allowed());
+    let (Some(start), Some(end)) = (readme.find(README_BEGIN), readme.find(README_END)) else {
+        panic!("README.md has no {README_BEGIN} … {README_END} block");
+    };
+    let have = &readme[start..end + README_END.len()];
+    if have == want {
+        return;
+    }
+    if std::env::var_os("DIFF_WRITE_README").is_some() {
+        let new = format!(
+            "{}{want}{}",
+            &readme[..start],
+            &readme[end + README_END.len()..]
+        );
+        fs::write(&readme_path, new).unwrap();
+        return;
+    }
+    panic!("README.md's table of differences from runc is not integration/corpus/ALLOWED's: run DIFF_WRITE_README=1 cargo test -p husk-integration --test diff readme");
 }
