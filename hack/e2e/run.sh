@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end suite: drives husk (and runc, as a control) through podman,
-# containerd/ctr and containerd's CRI plugin. See hack/e2e/README.md.
+# Docker, containerd/ctr and containerd's CRI plugin. See hack/e2e/README.md.
 #
-#   hack/e2e/run.sh [GROUP|SCENARIO ...]     (groups: podman ctr cri)
+#   hack/e2e/run.sh [GROUP|SCENARIO ...]     (groups: podman docker ctr cri)
 #
 # Env: HUSK (default target/release/husk), RUNC (default: runc in PATH),
 # E2E_RESULTS (default hack/e2e/results/<timestamp>), E2E_KEEP=1 keeps the
@@ -53,6 +53,7 @@ cleanup() {
     echo "e2e: cleaning up" >&2
     (. "$E2E/podman.sh"; podman_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
     (. "$E2E/ctr.sh"; ctr_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
+    (. "$E2E/docker.sh"; docker_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
     # vfs/overlay leftovers mounted under the temp dir
     grep -o " $E2E_TMP[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
     if [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$E2E_TMP"; fi
@@ -110,6 +111,21 @@ podman p_pod
 podman p_restart_on_failure
 podman p_logs
 podman p_json_log_error
+docker d_run_exit
+docker d_tty
+docker d_detach_exec_logs_stop
+docker d_restart_on_failure
+docker d_init
+docker d_env_user_workdir
+docker d_read_only_tmpfs
+docker d_volumes
+docker d_limits
+docker d_update_pause_top
+docker d_caps_seccomp
+docker d_network
+docker d_pid_host
+docker d_privileged
+docker d_healthcheck_events
 ctr c_run_exit
 ctr c_env_cwd
 ctr c_read_only
