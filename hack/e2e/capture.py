@@ -74,6 +74,7 @@ class Normaliser:
         s = re.sub(r"[0-9a-f]{64}",
                    lambda m: self.hexes.setdefault(m.group(0), "<HEX%d>" % (len(self.hexes) + 1)), s)
         s = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)", "<TIME>", s)
+        s = re.sub(r"\be2e-(husk|runc)-\d+\b", r"e2e-\1-<N>", s)  # the CRI client's pod uid
         return re.sub(r"/proc/\d+/", "/proc/<PID>/", s)
 
     def walk(self, v):

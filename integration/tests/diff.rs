@@ -217,6 +217,19 @@ fn prepare(corpus: &Value, b: &Bundle, holder: Option<&Holder>) -> Value {
             .expect("chown");
         assert!(st.success(), "chown the rootfs for the user namespace");
     }
+    // An engine's own hook binary (dockerd's /proc/PID/exe libnetwork-setkey)
+    // existed only for that run: a no-op hook keeps the hook's place.
+    for hooks in c["hooks"]
+        .as_object_mut()
+        .into_iter()
+        .flat_map(|h| h.values_mut())
+    {
+        for h in hooks.as_array_mut().into_iter().flatten() {
+            if h["path"].as_str().is_some_and(|p| p.contains("<PID>")) {
+                *h = json!({ "path": "/bin/true", "args": ["true"] });
+            }
+        }
+    }
     let readonly = c["root"]["readonly"].as_bool().unwrap_or(false);
     c["root"] = json!({ "path": b.rootfs(), "readonly": readonly });
     let sysctls: Vec<String> = c["linux"]["sysctl"]
