@@ -2,7 +2,7 @@
 # End-to-end suite: drives husk (and runc, as a control) through podman,
 # Docker, containerd/ctr and containerd's CRI plugin. See hack/e2e/README.md.
 #
-#   hack/e2e/run.sh [GROUP|SCENARIO ...]     (groups: podman docker ctr cri)
+#   hack/e2e/run.sh [GROUP|SCENARIO ...]     (groups: podman docker rootless ctr cri)
 #
 # Env: HUSK (default target/release/husk), RUNC (default: runc in PATH),
 # E2E_RESULTS (default hack/e2e/results/<timestamp>), E2E_KEEP=1 keeps the
@@ -33,6 +33,7 @@ E2E_TMP=$(mktemp -d /tmp/husk-e2e.XXXXXX)
 chmod 755 "$E2E_TMP" # user-namespaced containers (uid 100000) traverse it
 export IMG_P=localhost/husk-busybox:latest
 
+export HUSK_REAL=$HUSK
 if [ -n "${E2E_CORPUS:-}" ]; then
     # husk's place is taken by a wrapper that saves what it is handed.
     mkdir -p "$E2E_CORPUS"
@@ -54,6 +55,7 @@ cleanup() {
     (. "$E2E/podman.sh"; podman_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
     (. "$E2E/ctr.sh"; ctr_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
     (. "$E2E/docker.sh"; docker_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
+    (. "$E2E/rootless.sh"; rootless_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
     # vfs/overlay leftovers mounted under the temp dir
     grep -o " $E2E_TMP[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
     if [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$E2E_TMP"; fi
@@ -126,6 +128,12 @@ docker d_network
 docker d_pid_host
 docker d_privileged
 docker d_healthcheck_events
+rootless r_run_exit
+rootless r_tty
+rootless r_exec_stop
+rootless r_keep_id
+rootless r_volume
+rootless r_network_slirp
 ctr c_run_exit
 ctr c_env_cwd
 ctr c_read_only

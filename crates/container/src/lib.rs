@@ -27,6 +27,7 @@ pub use exec::{exec, ExecOptions, Execed};
 pub use id::validate_id;
 pub use kill::kill;
 pub use relay::relay_and_wait;
+pub use rootless::{honours_xdg_runtime_dir, in_user_namespace};
 pub use run::{become_subreaper, block_forwarded_signals, wait_and_forward};
 pub use seccomp::{binary_identity, set_binary_identity};
 pub use signal::parse_signal;

@@ -5,9 +5,21 @@ use crate::ContainerError;
 use husk_cgroups::CgroupError;
 use husk_spec::Resources;
 
-/// True when husk runs without root's privileges on the host.
+/// True when husk runs without root's privileges on the host: as an
+/// unprivileged user, or as the root of a user namespace, which is where
+/// rootless podman runs its runtime (runc's `--rootless auto`).
 pub fn is_rootless() -> bool {
-    !nix::unistd::geteuid().is_root()
+    !nix::unistd::geteuid().is_root() || in_user_namespace()
+}
+
+pub use husk_process::in_user_namespace;
+
+/// runc's rule for the default state root: `$XDG_RUNTIME_DIR/husk` for an
+/// unprivileged user, and for the root of a user namespace unless `$USER`
+/// is root (rootless podman: the user's runtime dir, as the namespace's
+/// root cannot write /run); the host's root keeps /run/husk.
+pub fn honours_xdg_runtime_dir(euid_is_root: bool, in_userns: bool, user: Option<&str>) -> bool {
+    !euid_is_root || (in_userns && user != Some("root"))
 }
 
 /// An unprivileged user whose cgroup could not be made (no delegated
@@ -44,6 +56,15 @@ fn asks_for_limits(resources: Option<&Resources>) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn xdg_rule() {
+        assert!(honours_xdg_runtime_dir(false, false, Some("root")));
+        assert!(!honours_xdg_runtime_dir(true, false, Some("alice")));
+        assert!(honours_xdg_runtime_dir(true, true, Some("alice")));
+        assert!(honours_xdg_runtime_dir(true, true, None));
+        assert!(!honours_xdg_runtime_dir(true, true, Some("root")));
+    }
 
     #[test]
     fn device_rules_alone_are_not_limits() {

@@ -113,8 +113,12 @@ fn state_root(cli: &Cli) -> PathBuf {
     if let Some(r) = &cli.g.root {
         return r.clone();
     }
-    if !nix::unistd::geteuid().is_root() {
-        if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR") {
+    if let Some(x) = std::env::var_os("XDG_RUNTIME_DIR").filter(|x| !x.is_empty()) {
+        let root = nix::unistd::geteuid().is_root();
+        // Only root reads uid_map: the common case stays one syscall.
+        let in_userns = root && husk_container::in_user_namespace();
+        let user = std::env::var("USER").ok();
+        if husk_container::honours_xdg_runtime_dir(root, in_userns, user.as_deref()) {
             return PathBuf::from(x).join("husk");
         }
     }

@@ -42,4 +42,4 @@ pub use intelrdt::remove as remove_intel_rdt;
 pub use launch::{launch, InitArgs, LaunchError, Parent};
 pub use linux_attrs::{after_init_exists, check_host};
 pub use rlimits::known as rlimit_known;
-pub use sys::{pidfd_open, process_start_time, wait_pidfd};
+pub use sys::{in_user_namespace, pidfd_open, process_start_time, wait_pidfd};

@@ -148,3 +148,25 @@ mod tests {
         assert!(super::process_start_time(i32::MAX).is_none());
     }
 }
+
+/// True in a user namespace other than the kernel's initial one, whose
+/// uid_map alone maps every id to itself (runc's RunningInUserNS): where
+/// rootless podman runs its runtime, with no user namespace in the config.
+pub fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map").is_ok_and(|m| !is_initial_uid_map(&m))
+}
+
+fn is_initial_uid_map(m: &str) -> bool {
+    m.split_whitespace().collect::<Vec<_>>() == ["0", "0", "4294967295"]
+}
+
+#[cfg(test)]
+mod userns_tests {
+    #[test]
+    fn the_initial_uid_map() {
+        assert!(super::is_initial_uid_map(
+            "         0          0 4294967295\n"
+        ));
+        assert!(!super::is_initial_uid_map("0 1000 1\n1 100000 65536\n"));
+    }
+}
