@@ -504,7 +504,22 @@ fn user_namespace_binds_sources_it_cannot_reach() {
     );
 
     b.set_args(&["sleep", "30"]);
-    b.create_and_start();
+    b.create().ok();
+    // Created, waiting for start: the init holds no descriptor of a host
+    // source any more (they are closed once bound, not only at exec).
+    let pid = b.pid();
+    let held: Vec<String> = fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| fs::read_link(e.path()).ok())
+        .map(|l| l.to_string_lossy().into_owned())
+        .filter(|l| l.contains("private-"))
+        .collect();
+    assert!(
+        held.is_empty(),
+        "the waiting init holds host sources: {held:?}"
+    );
+    b.start().ok();
     let out = b
         .runtime()
         .exec(&["exec", b.id(), "cat", "/m2/foo", "/m1/foo"]);

@@ -44,6 +44,10 @@ pub(crate) fn send(ch: &Channel, pid: Pid, sources: &[(usize, PathBuf)]) -> Resu
     let helper = match unsafe { fork() } {
         Err(e) => return Err(format!("fork: {e}")),
         Ok(ForkResult::Child) => {
+            // Not the state lock nor anything else of the caller's: a
+            // helper stuck in an open (a dead NFS source) must not block
+            // delete --force.
+            crate::fork_close::close_inherited();
             // setns resets only this helper's root and cwd; the sources are
             // absolute.
             if let Err(e) = setns(&ns, CloneFlags::CLONE_NEWNS) {

@@ -187,6 +187,12 @@ fn setup_rootfs(
         bind_sources,
     };
     let readonly_later = rootfs::mount_all(&ctx, &spec.mounts).map_err(e)?;
+    // The host-side bind sources are bound now: closed at once, not at
+    // exec, so that no later step (hooks, the dumpable window of a user
+    // namespace, the wait for start) holds a host directory open.
+    for (_, fd) in bind_sources {
+        let _ = nix::unistd::close(*fd);
+    }
     let binds_dev = spec.mounts.iter().any(|m| {
         m.destination == Path::new("/dev") && m.options.iter().any(|o| o == "bind" || o == "rbind")
     });

@@ -332,6 +332,15 @@ pub fn moved_devices_up(devices: &[DeviceAddresses]) -> Result<(), String> {
         // A `%d` template names the device only once the kernel has picked
         // the number: then it is found by the index the move kept.
         let index = if d.name.contains('%') {
+            // In a joined namespace the index may have clashed and changed:
+            // the device there must then at least answer to the template.
+            let there = if_indextoname(d.index).unwrap_or_default();
+            if !matches_template(&d.name, &there) {
+                return Err(format!(
+                    "{field}: the moved device is not at index {} any more ({:?} is there, not a {:?})",
+                    d.index, there, d.name
+                ));
+            }
             d.index
         } else {
             if_index(&d.name)
@@ -358,6 +367,17 @@ pub fn moved_devices_up(devices: &[DeviceAddresses]) -> Result<(), String> {
         set_up(&name).map_err(|e| format!("{field}: set {name} up: {e}"))?;
     }
     Ok(())
+}
+
+/// True when `name` is what the kernel makes of template `t` (`eth%d`:
+/// the part before `%d`, decimal digits, the part after).
+fn matches_template(t: &str, name: &str) -> bool {
+    let Some((pre, post)) = t.split_once("%d") else {
+        return false;
+    };
+    name.strip_prefix(pre)
+        .and_then(|r| r.strip_suffix(post))
+        .is_some_and(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn if_indextoname(index: i32) -> Option<String> {
@@ -494,6 +514,16 @@ mod tests {
         let attrs = attributes(&payload[8..]);
         assert!(attrs.contains(&(IFA_LOCAL, &[192u8, 0, 2, 10][..])));
         assert!(attrs.iter().any(|(t, _)| *t == IFA_FLAGS));
+    }
+
+    #[test]
+    fn templates() {
+        assert!(matches_template("eth%d", "eth0"));
+        assert!(matches_template("eth%d", "eth12"));
+        assert!(matches_template("v%dx", "v3x"));
+        assert!(!matches_template("eth%d", "eth"));
+        assert!(!matches_template("eth%d", "lo"));
+        assert!(!matches_template("eth0", "eth0"));
     }
 
     #[test]

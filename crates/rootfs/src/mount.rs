@@ -193,9 +193,10 @@ pub struct ReadonlyLater {
 
 /// Mounts `mounts` in order; returns the read-only ones whose read-only
 /// flag waits for the end of setup: /dev (device nodes, ptmx, the console
-/// go below it), tmpfs (as runc), and any other new filesystem that a
-/// later mount sits strictly below (its mount point must be made). Never a
-/// bind: its mount points would be made in the host directory that was
+/// go below it), tmpfs (as runc), sysfs, procfs and mqueue (their
+/// superblock is shared by the namespace), and any other new filesystem
+/// that a later mount sits strictly below (its mount point must be made).
+/// Never a bind: its mount points would be made in the host directory that was
 /// asked to be read-only (runc fails those with EROFS too).
 pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<Vec<ReadonlyLater>, RootfsError> {
     let mut later = Vec::new();
@@ -207,16 +208,18 @@ pub fn mount_all(ctx: &MountContext, mounts: &[Mount]) -> Result<Vec<ReadonlyLat
         };
         let typ = m.typ.as_deref().unwrap_or("");
         let bind = is_bind(m);
-        // Pseudo filesystems are mounted read-only at once, as runc does:
-        // nothing can be made in them anyway (the mount points below /sys
-        // exist), and a fresh sysfs or procfs then gets a read-only
-        // superblock, not just a read-only mount.
+        // A read-only sysfs, procfs or mqueue is always mounted read-write
+        // and made read-only per mount: their superblock is the one of the
+        // network, pid or IPC namespace, which a pod's other containers
+        // share, and a read-only superblock would make /sys read-only for a
+        // privileged container joining it (runc's known trouble with pods).
+        let per_namespace_sb = matches!(typ, "sysfs" | "proc" | "mqueue");
         let defer = !bind
-            && !matches!(
-                typ,
-                "cgroup" | "cgroup2" | "sysfs" | "proc" | "mqueue" | "devpts"
-            )
-            && (m.destination == Path::new("/dev") || typ == "tmpfs" || below(&m.destination));
+            && !matches!(typ, "cgroup" | "cgroup2")
+            && (per_namespace_sb
+                || m.destination == Path::new("/dev")
+                || typ == "tmpfs"
+                || below(&m.destination));
         if let Some(mount) = mount_one(ctx, i, m, defer)? {
             later.push(ReadonlyLater {
                 field: format!("mounts[{i}]"),
