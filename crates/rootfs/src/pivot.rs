@@ -69,9 +69,20 @@ fn hide_host_proc_and_sys(rootfs: &Path) -> Result<(), RootfsError> {
         })
         .map(|m| m.mount_point.to_string_lossy().into_owned())
         .collect();
+    let still_there = |point: &str| {
+        crate::mountinfo::mounts().map_or(true, |ms| {
+            ms.iter().any(|m| {
+                m.mount_point.as_os_str() == point && matches!(m.fstype.as_str(), "proc" | "sysfs")
+            })
+        })
+    };
     for point in targets {
         match make_rslave(point.as_str()) {
             Err(nix::errno::Errno::ENOENT) => continue,
+            // Unmounted meanwhile on the host (another container without a
+            // mount namespace was deleted), which reached this copy of the
+            // mount table through the slave link: nothing left to hide.
+            Err(nix::errno::Errno::EINVAL) if !still_there(&point) => continue,
             r => r.map_err(|e| RootfsError::sys("make host mount slave", &point, e))?,
         }
         match umount2(point.as_str(), MntFlags::MNT_DETACH) {
