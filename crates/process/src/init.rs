@@ -57,11 +57,7 @@ fn setup(
     }
     // Moved in by the caller before it sent the state.
     crate::netdev::moved_devices_up(got.net_devices)?;
-    // Or already in one, with none in the config (rootless podman runs the
-    // runtime in the user's namespace): devices are bound, not made.
-    let in_userns = plan.creates(NamespaceType::User)
-        || plan.joins(NamespaceType::User)
-        || sys::in_user_namespace();
+    let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
     let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns, got.bind_sources)?;
 

@@ -74,14 +74,26 @@ pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchErr
         Some(d) => crate::netdev::addresses_to_keep(d).map_err(LaunchError::Runtime)?,
         None => Vec::new(),
     };
+    // Bind sources the container's root may not reach: opened for it on the
+    // host side (crate::bind_sources). Only in a user namespace the config
+    // makes or joins, and only for the host's root (rootless, the sources
+    // are the user's own).
+    let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
+    let bind_sources =
+        if in_userns && plan.creates(NamespaceType::Mount) && nix::unistd::geteuid().is_root() {
+            husk_rootfs::bind_sources(&args.spec.mounts, args.bundle)
+        } else {
+            Vec::new()
+        };
     crate::chain::run_chain(
-        |ch| intermediate(args, &plan, &net_devices, ch),
-        |ch, child, init_pid| drive(args, parent, ch, child, init_pid),
+        |ch| intermediate(args, &plan, &net_devices, !bind_sources.is_empty(), ch),
+        |ch, child, init_pid| drive(args, &bind_sources, parent, ch, child, init_pid),
     )
 }
 
 fn drive(
     args: &InitArgs,
+    bind_sources: &[(usize, PathBuf)],
     parent: &mut dyn Parent,
     ch: &Channel,
     child: Pid,
@@ -101,8 +113,7 @@ fn drive(
                 send(ch, &Msg::Proceed)?;
             }
             Msg::MountSources => {
-                let sources = husk_rootfs::bind_sources(&args.spec.mounts, args.bundle);
-                crate::bind_sources::send(ch, child, &sources).map_err(rt)?;
+                crate::bind_sources::send(ch, child, bind_sources).map_err(rt)?;
             }
             Msg::InitPid(pid) => {
                 *init_pid = Some(pid);
@@ -169,12 +180,12 @@ fn intermediate(
     args: &InitArgs,
     plan: &Plan,
     net_devices: &[crate::netdev::DeviceAddresses],
+    wants_bind_sources: bool,
     ch: &Channel,
 ) -> Result<(), String> {
     // An unprivileged parent can open our uid_map only while we are
     // dumpable; it is the same user, who could ptrace us anyway.
-    let host_root = nix::unistd::geteuid().is_root();
-    let user_writes_maps = plan.creates(NamespaceType::User) && !host_root;
+    let user_writes_maps = plan.creates(NamespaceType::User) && !nix::unistd::geteuid().is_root();
     crate::sys::set_dumpable(user_writes_maps)?;
     ch.expect_proceed()?;
     plan.join_all()?;
@@ -200,13 +211,8 @@ fn intermediate(
         .filter(|t| *t != NamespaceType::User && *t != NamespaceType::Cgroup)
         .collect();
     Plan::unshare(&rest)?;
-    // Rootless, the sources are the user's own: nothing more to reach.
-    let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
-    let bind_fds = if in_userns
-        && host_root
-        && plan.creates(NamespaceType::Mount)
-        && !husk_rootfs::bind_sources(&args.spec.mounts, args.bundle).is_empty()
-    {
+    // In the new mount namespace now: the caller's helper opens them there.
+    let bind_fds = if wants_bind_sources {
         crate::bind_sources::receive(ch)?
     } else {
         Vec::new()

@@ -102,17 +102,20 @@ fn make_device(rootfs: &Path, d: &Device, bind: bool, field: &str) -> Result<(),
     if let Some(parent) = target.parent() {
         std::fs::create_dir_all(parent).map_err(|e| fail("mkdir", errno(&e)))?;
     }
-    if bind {
+    let bind_host_node = || -> Result<(), RootfsError> {
         create_target(&target, false)?;
         let fd = open_verified(rootfs, &target)?;
-        return mount(
+        mount(
             Some(&d.path),
             &proc_fd_path(&fd),
             None::<&str>,
             MsFlags::MS_BIND,
             None::<&str>,
         )
-        .map_err(|e| fail("bind", e));
+        .map_err(|e| fail("bind", e))
+    };
+    if bind {
+        return bind_host_node();
     }
     let kind = match d.typ.as_str() {
         "c" | "u" => SFlag::S_IFCHR,
@@ -131,8 +134,14 @@ fn make_device(rootfs: &Path, d: &Device, bind: bool, field: &str) -> Result<(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(fail("remove", errno(&e))),
     }
-    mknod(&target, kind, mode, makedev(d.major as u64, d.minor as u64))
-        .map_err(|e| fail("mknod", e))?;
+    match mknod(&target, kind, mode, makedev(d.major as u64, d.minor as u64)) {
+        Ok(()) => {}
+        // No CAP_MKNOD here though the config makes no user namespace
+        // (husk itself runs in one: rootless podman): the host's node is
+        // bound instead, as runc does.
+        Err(nix::errno::Errno::EPERM) if kind != SFlag::S_IFIFO => return bind_host_node(),
+        Err(e) => return Err(fail("mknod", e)),
+    }
     // mknod applies the umask; chmod sets the exact mode asked for.
     nix::sys::stat::fchmodat(
         None,
