@@ -90,10 +90,7 @@ ctr_cleanup() {
 
 ctr_postmortem() { # T0: containerd's log lines since the scenario began
     echo "---- containerd log (errors/warnings since the scenario started) ----"
-    local since
-    since=$(date -u -d "@$1" +%Y-%m-%dT%H:%M:%S)
-    awk -v s="$since" 'match($0, /time="[^"]+"/) { ts = substr($0, RSTART+6, 19); if (ts >= s) print }' \
-        "$E2E_RESULTS/containerd.log" | grep -E 'level=(error|warning)' | tail -40
+    log_since "$E2E_RESULTS/containerd.log" "$1"
 }
 
 ctr_forget() { # removes a leftover container of an earlier run

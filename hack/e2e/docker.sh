@@ -53,10 +53,7 @@ docker_cleanup() {
 
 docker_postmortem() { # T0: dockerd's log lines since the scenario began
     echo "---- dockerd log (errors/warnings since the scenario started) ----"
-    local since
-    since=$(date -u -d "@$1" +%Y-%m-%dT%H:%M:%S)
-    awk -v s="$since" 'match($0, /time="[^"]+"/) { ts = substr($0, RSTART+6, 19); if (ts >= s) print }' \
-        "$E2E_RESULTS/dockerd.log" | grep -E 'level=(error|warning)' | tail -40
+    log_since "$E2E_RESULTS/dockerd.log" "$1"
 }
 
 d_forget() { dk rm -f "$@" >/dev/null 2>&1 || true; }

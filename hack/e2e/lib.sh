@@ -54,3 +54,12 @@ cgroup_read_cmd() {
     # Prints a shell snippet that reads a v1 file or else the v2 one.
     printf 'if [ -e /sys/fs/cgroup/%s/%s ]; then cat /sys/fs/cgroup/%s/%s; else cat /sys/fs/cgroup/%s; fi' "$1" "$2" "$1" "$2" "$3"
 }
+
+# log_since LOG T0: the error and warning lines of an engine's logrus LOG
+# (time="…") since the epoch second T0, for a failed scenario's post-mortem.
+log_since() {
+    local since
+    since=$(date -u -d "@$2" +%Y-%m-%dT%H:%M:%S)
+    awk -v s="$since" 'match($0, /time="[^"]+"/) { ts = substr($0, RSTART+6, 19); if (ts >= s) print }' \
+        "$1" | grep -E 'level=(error|warning)' | tail -40
+}

@@ -313,7 +313,7 @@ fn read_terminal(master: OwnedFd) -> String {
 }
 
 /// The namespaces of this test process: a container's equal one is "host".
-fn own_namespaces() -> BTreeMap<String, String> {
+fn namespaces_of(proc_dir: &str) -> BTreeMap<String, String> {
     let mut m = BTreeMap::new();
     for t in [
         "cgroup",
@@ -326,13 +326,11 @@ fn own_namespaces() -> BTreeMap<String, String> {
         "user",
         "uts",
     ] {
-        if let Ok(l) = fs::read_link(format!("/proc/self/ns/{t}")) {
+        if let Ok(l) = fs::read_link(format!("{proc_dir}/ns/{t}")) {
             let l = l.to_string_lossy().into_owned();
-            let n = l
-                .split_once('[')
-                .map(|(_, r)| r.trim_end_matches(']').to_string())
-                .unwrap_or(l);
-            m.insert(t.to_string(), n);
+            if let Some((_, n)) = l.split_once('[') {
+                m.insert(t.to_string(), n.trim_end_matches(']').to_string());
+            }
         }
     }
     m
@@ -341,20 +339,9 @@ fn own_namespaces() -> BTreeMap<String, String> {
 /// runtimetest's report with what differs by run replaced: the id, the
 /// scratch paths, namespace numbers (host, holder, new).
 fn normalise(dump: &str, b: &Bundle, holder: Option<&Holder>) -> Vec<String> {
-    let host = own_namespaces();
-    let held: BTreeMap<String, String> = holder
-        .map(|h| {
-            let mut m = BTreeMap::new();
-            for t in ["cgroup", "ipc", "mnt", "net", "pid", "time", "user", "uts"] {
-                if let Ok(l) = fs::read_link(format!("/proc/{}/ns/{t}", h.pid)) {
-                    let l = l.to_string_lossy().into_owned();
-                    if let Some((_, r)) = l.split_once('[') {
-                        m.insert(t.to_string(), r.trim_end_matches(']').to_string());
-                    }
-                }
-            }
-            m
-        })
+    let host = namespaces_of("/proc/self");
+    let held = holder
+        .map(|h| namespaces_of(&format!("/proc/{}", h.pid)))
         .unwrap_or_default();
     let id = b.id();
     let id12: String = id.chars().take(12).collect();
@@ -695,34 +682,16 @@ fn process_files(name: &str, all: &[(String, Value)]) -> Vec<(String, Value)> {
         .collect()
 }
 
-/// Every `*.process.json` of the corpus, named without `.json`.
-fn corpus_process_files() -> Vec<(String, Value)> {
-    let mut files: Vec<PathBuf> = fs::read_dir(corpus_dir())
-        .expect("integration/corpus")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.to_string_lossy().ends_with(".process.json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-            let v = serde_json::from_str(&fs::read_to_string(&p).unwrap())
-                .unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (name, v)
-        })
-        .collect()
-}
-
-fn corpus_files() -> Vec<(String, Value)> {
+/// The corpus's JSON files, sorted, by name without `.json`: the
+/// `exec --process` files (`*.process.json`) or the configs.
+fn read_corpus(processes: bool) -> Vec<(String, Value)> {
     let mut files: Vec<PathBuf> = fs::read_dir(corpus_dir())
         .expect("integration/corpus")
         .flatten()
         .map(|e| e.path())
         .filter(|p| {
             p.extension().is_some_and(|e| e == "json")
-                && !p.to_string_lossy().ends_with(".process.json")
+                && p.to_string_lossy().ends_with(".process.json") == processes
         })
         .collect();
     files.sort();
@@ -753,8 +722,8 @@ fn corpus_runs_the_same_under_husk_and_runc() {
     let allowed = load_allowed();
     let mut report = String::new();
     let mut new = Vec::new();
-    let files = corpus_files();
-    let all_processes = corpus_process_files();
+    let files = read_corpus(false);
+    let all_processes = read_corpus(true);
     assert!(!files.is_empty(), "the corpus is empty");
     for (name, cfg) in &files {
         if only.as_ref().is_some_and(|o| !name.contains(o.as_str())) {
