@@ -60,7 +60,9 @@ cleanup() {
     grep -o " $E2E_TMP[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
     if [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$E2E_TMP"; fi
     # empty cgroups of podman's cgroupfs parent, empty dirs of the shims
-    rmdir /sys/fs/cgroup/*/libpod_parent/conmon /sys/fs/cgroup/*/libpod_parent 2>/dev/null
+    # (a pod's cgroup that podman leaves in name=systemd and the unified
+    # tree after `pod rm`, seen with runc as the runtime)
+    rmdir /sys/fs/cgroup/*/libpod_parent/*/ /sys/fs/cgroup/*/libpod_parent 2>/dev/null
     rmdir /run/containerd/runc/* /run/containerd/runc /run/containerd/fifo /run/containerd/s /run/containerd 2>/dev/null
     return 0
 }
