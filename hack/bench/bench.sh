@@ -8,7 +8,9 @@
 #
 # Other knobs: HUSK (path of the husk binary, default target/release/husk),
 # BENCH_OUT (results directory), BENCH_HIDE_CGROUP2 (umount | tmpfs, see README),
-# BENCH_STRACE (1 = strace -f -c profile of S1 per runtime; default 1).
+# BENCH_STRACE (1 = strace -f -c profile of S1 per runtime; default 1),
+# BENCH_ENGINES (1 = the engine section, hack/bench/engines.sh; default 1;
+# 0 skips it; "only" runs nothing else).
 #
 # Structure: the outer stage installs packages, makes a temp dir and re-executes
 # this script (stage "inner") in a private mount namespace where the hybrid
@@ -27,13 +29,14 @@ QUICK=${BENCH_QUICK:-0}
 [ "$QUICK" = 0 ] || [ "$QUICK" = "" ] && QUICK=0 || QUICK=1
 HIDE=${BENCH_HIDE_CGROUP2:-umount}
 STRACE=${BENCH_STRACE:-1}
+ENGINES=${BENCH_ENGINES:-1}
 
 # Iterations. Every timed loop alternates the runtimes inside each round and
 # rotates their order from one round to the next.
 if [ "$QUICK" = 1 ]; then
-    N_LIFE=5 N_SEQ=10 N_SEQ_REPS=1 N_CMD=20 N_RSS=2
+    N_LIFE=5 N_SEQ=10 N_SEQ_REPS=1 N_CMD=20 N_RSS=2 N_ENG=2
 else
-    N_LIFE=100 N_SEQ=100 N_SEQ_REPS=10 N_CMD=300 N_RSS=10
+    N_LIFE=100 N_SEQ=100 N_SEQ_REPS=10 N_CMD=300 N_RSS=10 N_ENG=20
 fi
 MEM_STEP=16384 MEM_LO_STEPS=4 MEM_HI_STEPS=1024 # 64 KiB .. 16 MiB in 16 KiB steps
 
@@ -92,6 +95,9 @@ outer() {
     for rt in $RUNTIMES; do
         [ -x "$(bin_of "$rt")" ] || die "$rt: binary not found ($(bin_of "$rt")); for husk run 'make build'"
     done
+    if [ "$ENGINES" != 0 ]; then
+        "$repo/hack/e2e/deps.sh" >&2 || die "installing the engines failed (BENCH_ENGINES=0 skips them)"
+    fi
 
     # One bench at a time on this machine: two would disturb each other's timings.
     exec 9>/run/husk-bench.lock
@@ -120,6 +126,7 @@ outer() {
     # A private mount namespace for every runtime alike (see README).
     BENCH_STAGE=inner BENCH_TMP=$TMP BENCH_OUTDIR=$out RUNTIMES=$RUNTIMES HUSK=$HUSK \
         BENCH_QUICK=$QUICK BENCH_HIDE_CGROUP2=$HIDE BENCH_STRACE=$STRACE HUSK_SRC=${HUSK_SRC:-} \
+        BENCH_ENGINES=$ENGINES \
         unshare -m --propagation private "$self"
 
     python3 "$here/report.py" "$out"
@@ -201,6 +208,7 @@ sure_gone() { # delete a container whatever its state, ignoring errors
 inner_cleanup() {
     local rc=$? rt id
     trap - EXIT INT TERM HUP
+    engines_cleanup
     for rt in $RUNTIMES; do
         [ -d "$TMP/root-$rt" ] || continue
         for id in $(rtc "$rt" list -q 2>/dev/null); do
@@ -261,6 +269,12 @@ inner() {
         fi
         log "$rt: run true works ($("${BIN[$rt]}" --version | sed -n 1p))"
     done
+
+    if [ "$ENGINES" = only ]; then
+        engines_bench
+        write_meta
+        return
+    fi
 
     for rt in $RUNTIMES; do
         mkb "$rt" s1 "" true >/dev/null
@@ -471,24 +485,33 @@ inner() {
         done
     fi
 
-    # Run parameters and failures, for report.py.
+    if [ "$ENGINES" != 0 ]; then engines_bench; fi
+    write_meta
+}
+
+write_meta() { # run parameters and failures, for report.py
+    local k
+    [ -f "$OUT/binaries.json" ] || echo '[]' >"$OUT/binaries.json"
     {
         for k in "${!FAIL[@]}"; do printf '%s,%s\n' "$k" "${FAIL[$k]}"; done
     } | jq -R 'split(",") | {metric: .[0], runtime: .[1], count: (.[2] | tonumber)}' | jq -s . >"$TMP/fail.json"
     jq -n --arg runtimes "$RUNTIMES" --argjson quick "$QUICK" --arg hide "$HIDE" \
         --argjson n_life "$N_LIFE" --argjson n_seq "$N_SEQ" --argjson n_seq_reps "$N_SEQ_REPS" \
-        --argjson n_cmd "$N_CMD" --argjson n_rss "$N_RSS" --arg kernel "$(uname -r)" \
+        --argjson n_cmd "$N_CMD" --argjson n_rss "$N_RSS" --argjson n_eng "$N_ENG" --arg kernel "$(uname -r)" \
         --arg cpu "$(awk -F': ' '/model name/{print $2; exit}' /proc/cpuinfo)" --argjson ncpu "$(nproc)" \
         --arg date "$(date -Is)" --arg commit "$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
         --arg dirty "$(git -C "$repo" status --porcelain -- crates 2>/dev/null | head -1)" \
         --slurpfile fail "$TMP/fail.json" --slurpfile bins "$OUT/binaries.json" '
         {date:$date, husk_commit:$commit, husk_tree_dirty:($dirty != ""), runtimes:($runtimes | split(" ")),
          quick:($quick == 1), hide_cgroup2:$hide, kernel:$kernel, cpu:$cpu, ncpu:$ncpu,
-         iterations:{lifecycle:$n_life, seq_runs:$n_seq, seq_reps:$n_seq_reps, single_cmd:$n_cmd, rss:$n_rss},
+         iterations:{lifecycle:$n_life, seq_runs:$n_seq, seq_reps:$n_seq_reps, single_cmd:$n_cmd, rss:$n_rss, engines:$n_eng},
          failures:$fail[0], binaries:$bins[0]}' >"$OUT/meta.json"
     rm -f "$OUT/binaries.json"
     [ -s "$OUT/errors.log" ] || rm -f "$OUT/errors.log"
 }
+
+# shellcheck source=engines.sh
+. "$here/engines.sh"
 
 if [ "${BENCH_STAGE:-}" = inner ]; then
     inner

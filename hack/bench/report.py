@@ -19,6 +19,15 @@ TARGET_SIZE = 2 * MB  # "stripped binary <= 2 MB" (SI megabytes: the stricter re
 TARGET_FLOOR = 160 * 1024  # "memory floor <= 160 kB" (160 KiB = 10 steps of 16 KiB)
 
 
+# The engine section (hack/bench/engines.sh): what the runtime is under.
+ENGINE_ROWS = [
+    ("eng.podman", "podman run --rm `true` (ms)"),
+    ("eng.ctr", "ctr run --rm `true` (ms)"),
+    ("eng.cri", "CRI pod: run sandbox, create+start 1 container, stop, remove (ms)"),
+    ("eng.docker", "docker run --rm `true` (ms)"),
+]
+
+
 def quantile(xs, q):
     xs = sorted(xs)
     if len(xs) == 1:
@@ -95,7 +104,7 @@ def main(out):
         ("memfloor", "memory floor, `run true` (KiB)", "floor"),
         ("cg.mem", "memory cgroup charge of a created container (KiB)", "kib"),
         ("cg.kmem", "&nbsp;&nbsp;of which kernel memory (KiB)", "kib"),
-    ]
+    ] + [(k, label, "ms") for k, label in ENGINE_ROWS]
 
     def fmt(v, kind):
         if v is None:
@@ -227,7 +236,7 @@ def main(out):
     ]
     paired_out = {}
     for key in ["s1", "s1.create", "s1.start", "s1.delete", "s2", "s2.create", "s2.start", "s2.delete",
-                "s3", "seq", "state", "version"]:
+                "s3", "seq", "state", "version"] + [k for k, _ in ENGINE_ROWS]:
         if key in stats:
             cells = [
                 f"{stats[key][rt]['p25'] / 1000:.2f}–{stats[key][rt]['p75'] / 1000:.2f}"
@@ -240,6 +249,7 @@ def main(out):
                 cells.append("–" if p is None else f"{p:.2f}×")
             md.append(f"| {key} | " + " | ".join(cells) + " |")
     md.append("")
+    md += engine_share(runtimes, med, it)
     with open(os.path.join(out, "table.md"), "w") as f:
         f.write("\n".join(md))
 
@@ -249,6 +259,39 @@ def main(out):
     plot(out, runtimes, med, nseq)
 
 
+def engine_share(runtimes, med, it):
+    """What share of an engine's latency is the runtime's: the direct S1
+    (create+start+delete of `true`, measured in the same run) over the engine's
+    median, and what husk saves per engine call against each other runtime."""
+    have = [(k, label) for k, label in ENGINE_ROWS if med(k, "husk") is not None]
+    if not have:
+        return []
+    others = [rt for rt in runtimes if rt != "husk"]
+    md = [
+        f"Through the engines ({it.get('engines', '?')} rounds, engines and runtimes interleaved). "
+        "The runtime's share is S1 (create+start+delete, measured directly in the same run) over "
+        "the engine's median: an engine calls create, start and delete once per container (and "
+        "state a few times), so this is a close lower bound. The CRI cycle makes two containers "
+        "(the pause sandbox and one), so its share uses 2×S1.",
+        "",
+        "| engine | " + " | ".join(f"{rt}'s share" for rt in runtimes)
+        + "".join(f" | husk saves vs {rt}" for rt in others) + " |",
+        "|---|" + "---|" * (len(runtimes) + len(others)),
+    ]
+    for key, label in have:
+        n = 2 if key == "eng.cri" else 1
+        cells = [label.replace(" (ms)", "")]
+        for rt in runtimes:
+            e, d = med(key, rt), med("s1", rt)
+            cells.append("–" if e is None or d is None else f"{100 * n * d / e:.0f} %")
+        for rt in others:
+            e, h = med(key, rt), med(key, "husk")
+            cells.append("–" if e is None else f"{(e - h) / 1000:.0f} ms ({100 * (e - h) / e:.0f} %)")
+        md.append("| " + " | ".join(cells) + " |")
+    md.append("")
+    return md
+
+
 def plot(out, runtimes, med, nseq):
     if not shutil.which("gnuplot"):
         print("report: gnuplot not found, no plot", file=sys.stderr)
@@ -256,7 +299,12 @@ def plot(out, runtimes, med, nseq):
     panels = [
         ("lifecycle", [("s1", "S1"), ("s2", "S2"), ("s3", "S3 run"), ("seq", "1 run of 100x")]),
         ("single", [("state", "state"), ("version", "--version")]),
+        ("engines", [("eng.podman", "podman run"), ("eng.ctr", "ctr run"), ("eng.cri", "CRI pod"),
+                     ("eng.docker", "docker run")]),
     ]
+    panels = [(n, ks) for n, ks in panels if any(med(k, rt) is not None for k, _ in ks for rt in runtimes)]
+    if not panels:
+        return
     for name, keys in panels:
         with open(os.path.join(out, f".plot-{name}.dat"), "w") as f:
             f.write("scenario " + " ".join(runtimes) + "\n")
@@ -270,7 +318,7 @@ def plot(out, runtimes, med, nseq):
                 f.write(f'"{label}" ' + " ".join(vals) + "\n")
     cols = ", ".join(f"f using {i + 2}:xtic(1) title columnheader({i + 2})" for i in range(len(runtimes)))
     script = f"""
-set terminal svg size 900,420 dynamic font 'sans,11'
+set terminal svg size {450 * len(panels)},420 dynamic font 'sans,11'
 set output '{out}/plot.svg'
 set style data histogram
 set style histogram clustered gap 1
@@ -280,15 +328,12 @@ set grid ytics
 set key top left
 set yrange [0:*]
 set ylabel 'median wall time (ms)'
-set multiplot layout 1,2 title 'husk vs runc vs crun (lower is better)'
-f = '{out}/.plot-lifecycle.dat'
-set title 'container lifecycle'
-plot {cols}
-f = '{out}/.plot-single.dat'
-set title 'single commands'
-plot {cols}
-unset multiplot
+set multiplot layout 1,{len(panels)} title 'husk vs runc vs crun (lower is better)'
 """
+    titles = {"lifecycle": "container lifecycle", "single": "single commands", "engines": "through the engines"}
+    for name, _ in panels:
+        script += f"f = '{out}/.plot-{name}.dat'\nset title '{titles[name]}'\nplot {cols}\n"
+    script += "unset multiplot\n"
     subprocess.run(["gnuplot"], input=script, text=True, check=True)
     for name, _ in panels:
         os.remove(os.path.join(out, f".plot-{name}.dat"))

@@ -13,6 +13,17 @@ SHIM_ROOT=/run/containerd/runc
 
 cctr() { t ctr --address "$CD_SOCK" "$@"; }
 
+# CRI RuntimeClass handlers, NAME=BINARY each (the bench adds crun).
+CD_RUNTIMES=${CD_RUNTIMES:-runc=$RUNC husk=$HUSK}
+
+cd_runtime_tables() {
+    local r t='plugins."io.containerd.grpc.v1.cri".containerd.runtimes'
+    for r in $CD_RUNTIMES; do
+        printf '    [%s.%s]\n      runtime_type = "io.containerd.runc.v2"\n' "$t" "${r%%=*}"
+        printf '      [%s.%s.options]\n        BinaryName = "%s"\n' "$t" "${r%%=*}" "${r#*=}"
+    done
+}
+
 containerd_start() {
     mkdir -p "$CD_DIR/cni-conf"
     if [ -S "$CD_SOCK" ] && ctr --address "$CD_SOCK" version >/dev/null 2>&1; then return 0; fi
@@ -37,14 +48,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
   [plugins."io.containerd.grpc.v1.cri".containerd]
     snapshotter = "overlayfs"
     default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        BinaryName = "$RUNC"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.husk.options]
-        BinaryName = "$HUSK"
+$(cd_runtime_tables)
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$CD_DIR/cni-conf"

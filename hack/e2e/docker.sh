@@ -14,13 +14,18 @@ dk() { t /usr/bin/docker --host "unix://$DK_SOCK" "$@"; }
 # docker run with the runtime under test (husk, or the built-in runc).
 drun() { dk run --runtime "$RT" "$@"; }
 
+# Runtimes registered besides the built-in runc, NAME=BINARY each (the bench adds crun).
+DK_RUNTIMES=${DK_RUNTIMES:-husk=$HUSK}
+
 docker_setup() { # once, before the scenarios
+    local r add=()
+    for r in $DK_RUNTIMES; do add+=(--add-runtime "$r"); done
     mkdir -p "$DK_DIR"
     # The daemon starts its own containerd under the exec-root.
     (setsid dockerd --data-root "$DK_DIR/root" --exec-root "$DK_DIR/exec" \
         --pidfile "$DK_DIR/pid" --host "unix://$DK_SOCK" --iptables=false \
         --ip6tables=false --ip-masq=false --exec-opt native.cgroupdriver=cgroupfs \
-        --storage-driver overlay2 --add-runtime "husk=$HUSK" \
+        --storage-driver overlay2 "${add[@]}" \
         >"$E2E_RESULTS/dockerd.log" 2>&1 &)
     wait_for 60 /usr/bin/docker --host "unix://$DK_SOCK" version
     t skopeo copy --quiet "oci:$E2E_TMP/image/busybox:latest" "docker-archive:$DK_DIR/busybox.tar:$DIMG"
