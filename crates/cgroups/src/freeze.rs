@@ -53,6 +53,12 @@ impl Cgroup {
     }
 
     /// The directory whose freezer file controls the container.
+    /// The directory whose freezer holds the container: v1's freezer
+    /// hierarchy, v2's own directory (CRIU freezes through it).
+    pub fn freezer_dir(&self) -> Option<std::path::PathBuf> {
+        self.freezer()
+    }
+
     fn freezer(&self) -> Option<std::path::PathBuf> {
         match self.version {
             Version::V1 => self

@@ -2,6 +2,7 @@
 //! run) over a state store under `--root`, one directory per container.
 
 mod cgroup_verbs;
+mod checkpoint;
 mod console;
 mod create;
 mod delete;
@@ -11,6 +12,7 @@ mod id;
 mod kill;
 mod notify;
 mod relay;
+mod restore;
 mod rootless;
 mod run;
 mod seccomp;
@@ -20,6 +22,7 @@ mod state;
 pub mod time;
 
 pub use cgroup_verbs::{events, pause, pids, resume, update};
+pub use checkpoint::{checkpoint, criu_path, CheckpointOptions, CriuFlags};
 pub use create::{create, CreateOptions};
 pub use delete::delete;
 pub use error::ContainerError;
@@ -27,6 +30,7 @@ pub use exec::{exec, ExecOptions, Execed};
 pub use id::validate_id;
 pub use kill::kill;
 pub use relay::relay_and_wait;
+pub use restore::{restore, RestoreOptions};
 pub use rootless::{honours_xdg_runtime_dir, in_user_namespace};
 pub use run::{become_subreaper, block_forwarded_signals, wait_and_forward};
 pub use seccomp::{binary_identity, set_binary_identity};

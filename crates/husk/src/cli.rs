@@ -8,6 +8,7 @@
 //! subcommand itself and anything unusual go through the full tree.
 
 use crate::cgroup_cmds::UpdateArgs;
+use crate::criu_cmds::{CheckpointArgs, RestoreArgs};
 use crate::exec_cmd::ExecArgs;
 use crate::logging::LogFormat;
 use clap::{Args, Command, FromArgMatches, Parser, Subcommand};
@@ -189,6 +190,10 @@ pub enum Cmd {
     Update(UpdateArgs),
     /// Stream resource statistics and OOM events as JSON lines.
     Events(EventsArgs),
+    /// Dump a running container with CRIU into an image directory.
+    Checkpoint(CheckpointArgs),
+    /// Make a container again from a checkpoint image.
+    Restore(RestoreArgs),
 }
 
 type Augment = fn(Command) -> Command;
@@ -211,6 +216,8 @@ const SUBCOMMANDS: &[(&str, &[&str], Augment)] = &[
     ("ps", &[], PsArgs::augment_args),
     ("update", &[], UpdateArgs::augment_args),
     ("events", &[], EventsArgs::augment_args),
+    ("checkpoint", &[], CheckpointArgs::augment_args),
+    ("restore", &[], RestoreArgs::augment_args),
 ];
 
 /// Parses the process's command line; prints help or an error and exits as
@@ -425,6 +432,24 @@ mod tests {
             Cmd::Ps(a) => format!("ps {} {} {:?}", a.format, a.id, a.ps_args),
             Cmd::Update(a) => format!("update {} {:?} {:?}", a.id, a.memory, a.pids_limit),
             Cmd::Events(a) => format!("events {} {} {}", a.stats, a.interval, a.id),
+            Cmd::Checkpoint(a) => format!(
+                "checkpoint {} {:?} {:?} {} {} {:?}",
+                a.id,
+                a.criu.image_path,
+                a.parent_path,
+                a.leave_running,
+                a.pre_dump,
+                a.criu.empty_ns
+            ),
+            Cmd::Restore(a) => format!(
+                "restore {} {:?} {:?} {} {:?} {}",
+                a.id,
+                a.criu.image_path,
+                a.bundle,
+                a.detach,
+                a.console_socket,
+                a.criu.tcp_established
+            ),
         }
     }
 
@@ -432,6 +457,27 @@ mod tests {
     fn lean_and_full_trees_parse_alike() {
         let cases: &[&[&str]] = &[
             &["husk", "state", "c1"],
+            &[
+                "husk",
+                "checkpoint",
+                "--image-path",
+                "/i",
+                "--pre-dump",
+                "--empty-ns",
+                "network",
+                "c1",
+            ],
+            &[
+                "husk",
+                "restore",
+                "-d",
+                "--tcp-established",
+                "-b",
+                "/b",
+                "--console-socket",
+                "/s",
+                "c1",
+            ],
             &[
                 "husk",
                 "--root",

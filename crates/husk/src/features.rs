@@ -26,6 +26,26 @@ fn names<T>(table: &[(&'static str, T)]) -> Vec<&'static str> {
     table.iter().map(|(n, _)| *n).collect()
 }
 
+/// "true" only where checkpoint/restore can work: a `criu` in PATH whose
+/// `criu check` passes on this kernel (CRIU 3.17 fails it on some newer
+/// kernels; runc reports "true" whenever it was built with CRIU support).
+fn checkpoint_enabled() -> &'static str {
+    let ok = husk_container::criu_path().is_some_and(|criu| {
+        std::process::Command::new(criu)
+            .arg("check")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    if ok {
+        "true"
+    } else {
+        "false"
+    }
+}
+
 pub fn features() -> Value {
     let caps: Vec<String> = caps::all()
         .into_iter()
@@ -52,7 +72,8 @@ pub fn features() -> Value {
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.husk.version": env!("CARGO_PKG_VERSION"),
-            "org.opencontainers.runtime-spec.features.husk.commit": env!("HUSK_COMMIT")
+            "org.opencontainers.runtime-spec.features.husk.commit": env!("HUSK_COMMIT"),
+            "org.opencontainers.runtime-spec.features.husk.checkpoint.enabled": checkpoint_enabled()
         }
     })
 }

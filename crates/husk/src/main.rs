@@ -11,6 +11,7 @@ macro_rules! outln {
 
 mod cgroup_cmds;
 mod cli;
+mod criu_cmds;
 mod exec_cmd;
 mod features;
 mod list;
@@ -200,6 +201,11 @@ fn dispatch(cli: &Cli) -> Result<i32> {
         Cmd::Update(a) => {
             let resources = cgroup_cmds::update_resources(a)?;
             container::update(&mut container::load(&root, &a.id)?, &resources)?;
+        }
+        Cmd::Checkpoint(a) => criu_cmds::checkpoint(&root, a)?,
+        Cmd::Restore(a) => {
+            check_cgroup_driver(cli)?;
+            return criu_cmds::restore(&root, cli.g.systemd_cgroup, a);
         }
         Cmd::Events(a) => {
             let every = cgroup_cmds::parse_duration(&a.interval)?;

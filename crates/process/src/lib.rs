@@ -41,5 +41,6 @@ pub use fork_close::{close_in_chain, CloseInChain};
 pub use intelrdt::remove as remove_intel_rdt;
 pub use launch::{launch, InitArgs, LaunchError, Parent};
 pub use linux_attrs::{after_init_exists, check_host};
+pub use netdev::loopback_up;
 pub use rlimits::known as rlimit_known;
 pub use sys::{in_user_namespace, pidfd_open, process_start_time, wait_pidfd};

@@ -19,6 +19,16 @@ const DEFAULT_DEVICES: &[(&str, u64, u64)] = &[
     ("/dev/tty", 5, 0),
 ];
 
+/// The default devices' paths (checkpoint names them as possible binds).
+pub const DEFAULT_DEVICE_PATHS: [&str; 6] = [
+    DEFAULT_DEVICES[0].0,
+    DEFAULT_DEVICES[1].0,
+    DEFAULT_DEVICES[2].0,
+    DEFAULT_DEVICES[3].0,
+    DEFAULT_DEVICES[4].0,
+    DEFAULT_DEVICES[5].0,
+];
+
 /// Creates the default devices and symlinks. Inside a user namespace mknod
 /// is not allowed, so the host's device nodes are bind mounted instead.
 pub fn create_default_devices(rootfs: &Path, bind: bool) -> Result<(), RootfsError> {

@@ -14,7 +14,9 @@ mod options;
 mod pivot;
 mod resolve;
 
-pub use devices::{create_default_devices, create_devices, mount_console, setup_ptmx};
+pub use devices::{
+    create_default_devices, create_devices, mount_console, setup_ptmx, DEFAULT_DEVICE_PATHS,
+};
 pub use error::RootfsError;
 pub use finalize::{
     make_root_readonly, mask_paths, readonly_paths, remount_readonly, set_root_propagation,
