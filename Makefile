@@ -63,6 +63,12 @@ bench: build
 e2e: build
 	HUSK=$(HUSK) hack/e2e/run.sh $(E2E_ARGS)
 
+# make e2e-criu: podman checkpoint/restore (with runc as the control) in the
+# cgroup-v2 VM, whose kernel CRIU 3.17 accepts (hack/e2e/criu.sh).
+.PHONY: e2e-criu
+e2e-criu: build
+	hack/vm/run.sh --timeout 900 -- env E2E_SKIP_DEPS=1 HUSK=$(HUSK) hack/e2e/run.sh criu
+
 # make corpus: run the e2e scenarios with a wrapper that saves every config
 # the engines hand husk into integration/corpus/ (the engine ones are
 # replaced; the hand-written, spec and example ones are kept).

@@ -578,3 +578,126 @@ fn established_tcp_connection_survives() {
     b.stop_and_delete();
     assert_no_leftovers(&b, &id);
 }
+
+/// The init's stdout pipe of the checkpointed container becomes the
+/// restore command's stdout (descriptors.json, inherit_fd), as engines
+/// that log through pipes need.
+#[test]
+fn stdout_pipe_is_replumbed() {
+    need_criu!("stdout_pipe_is_replumbed");
+    use std::io::Read;
+    use std::process::Stdio;
+    let b = Bundle::new(
+        "cr-pipe",
+        &[
+            "sh",
+            "-c",
+            "exec </dev/null 2>/dev/null; i=0; while :; do i=$((i+1)); echo line-$i; sleep 0.1; done",
+        ],
+    );
+    let id = b.id().to_string();
+    // Reads a pipe to its end in a thread: the end comes when every
+    // writer (the container) is gone.
+    let reader = |mut cmd: Command| {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let st = child.wait_with_output().unwrap();
+        assert!(
+            st.status.success(),
+            "{}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        })
+    };
+    let first = reader(
+        b.runtime()
+            .command(&["run", "-d", "--bundle", b.path_str(), &id]),
+    );
+    b.wait_for_status("running");
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let img = image(&b, "img");
+    b.runtime()
+        .exec(&["checkpoint", "--image-path", path(&img), &id])
+        .ok();
+    let before = first.join().unwrap();
+    let last_before: u64 = before
+        .lines()
+        .last()
+        .and_then(|l| l.strip_prefix("line-")?.parse().ok())
+        .unwrap_or_else(|| panic!("no output before the checkpoint: {before:?}"));
+    let second = reader(b.runtime().command(&[
+        "restore",
+        "-d",
+        "--image-path",
+        path(&img),
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]));
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    b.stop_and_delete();
+    let after = second.join().unwrap();
+    let first_after: u64 = after
+        .lines()
+        .next()
+        .and_then(|l| l.strip_prefix("line-")?.parse().ok())
+        .unwrap_or_else(|| {
+            panic!("the restored container wrote nothing to the new pipe: {after:?}")
+        });
+    assert!(
+        first_after > last_before && first_after < last_before + 20,
+        "the restored counter should go on after line-{last_before}, its first line is line-{first_after}"
+    );
+    assert_no_leftovers(&b, &id);
+}
+
+/// A rootfs unpacked afresh (podman's `restore --import`) lacks the mount
+/// points create made in it: restore makes them (here a file bind's).
+#[test]
+fn restore_makes_missing_mount_points() {
+    need_criu!("restore_makes_missing_mount_points");
+    let args = counter("/count");
+    let args: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+    let mut b = Bundle::new("cr-points", &args);
+    let src = b.host_dir().join("greeting");
+    fs::write(&src, "hello\n").unwrap();
+    b.edit(|c| c["root"]["readonly"] = json!(false));
+    b.add_mount(json!({
+        "destination": "/etc/greeting", "type": "bind", "source": path(&src),
+        "options": ["bind", "ro"]
+    }));
+    b.save();
+    let id = b.id().to_string();
+    let count = b.rootfs().join("count");
+    b.create_and_start();
+    count_past(&count, 3);
+    let img = image(&b, "img");
+    b.runtime()
+        .exec(&["checkpoint", "--image-path", path(&img), &id])
+        .ok();
+    let point = b.rootfs().join("etc/greeting");
+    fs::remove_file(&point).expect("the mount point create made");
+    b.runtime()
+        .exec(&[
+            "restore",
+            "-d",
+            "--image-path",
+            path(&img),
+            "--bundle",
+            b.path_str(),
+            &id,
+        ])
+        .ok();
+    let out = b.runtime().exec(&["exec", &id, "cat", "/etc/greeting"]);
+    out.ok();
+    assert_eq!(out.stdout.trim(), "hello");
+    b.stop_and_delete();
+    assert_no_leftovers(&b, &id);
+}

@@ -644,3 +644,34 @@ fn missing_capabilities_mean_none() {
         assert_no_leftovers(&b, b.id());
     }
 }
+
+/// An engine hands the runtime the host's /dev/null as stdin (conmon, the
+/// shims): the container must get its own /dev/null in its place, as runc
+/// does (reOpenDevNull), not keep a descriptor of a host mount. CRIU
+/// cannot dump a process that holds one (podman container checkpoint
+/// failed on exactly that), and it is a host file the container holds.
+#[test]
+fn host_dev_null_stdin_becomes_the_containers_own() {
+    let mut b = Bundle::new(
+        "own-dev-null",
+        &[
+            "sh",
+            "-c",
+            "[ \"$(stat -L -c %d /proc/self/fd/0)\" = \"$(stat -c %d /dev/null)\" ] \
+             && echo own >/result || echo host >/result",
+        ],
+    );
+    b.edit(|c| c["root"]["readonly"] = serde_json::json!(false));
+    b.save();
+    // create is given the host's /dev/null on stdin (as conmon does), and
+    // a detached container inherits it.
+    b.create_and_start();
+    b.wait_for_status("stopped");
+    let got = std::fs::read_to_string(b.rootfs().join("result")).unwrap_or_default();
+    b.delete().ok();
+    assert_eq!(
+        got.trim(),
+        "own",
+        "the container's stdin is still the host's /dev/null"
+    );
+}

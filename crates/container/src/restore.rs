@@ -127,6 +127,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     guard.cgroup = Some(cgroup.clone());
     created?;
 
+    husk_rootfs::create_mountpoints(&rootfs, &spec.mounts, &bundle)
+        .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
     // CRIU wants the root as a mount point of its own.
     let criu_root = dir.join(CRIU_ROOT);
     std::fs::DirBuilder::new()

@@ -1,4 +1,6 @@
 //! `checkpoint` and `restore`: runc's flags, handed to husk-container.
+//! A flag given twice is accepted (Go's flag package takes the last):
+//! podman passes `--leave-running` twice.
 
 use anyhow::{Context, Result};
 use clap::Args;
@@ -14,17 +16,17 @@ pub struct CriuArgs {
     /// CRIU's work directory, for its log (default: the image path).
     #[arg(long = "work-path")]
     pub work_path: Option<PathBuf>,
-    #[arg(long = "tcp-established")]
+    #[arg(long = "tcp-established", overrides_with = "tcp_established")]
     pub tcp_established: bool,
-    #[arg(long = "ext-unix-sk")]
+    #[arg(long = "ext-unix-sk", overrides_with = "ext_unix_sk")]
     pub ext_unix_sk: bool,
-    #[arg(long = "shell-job")]
+    #[arg(long = "shell-job", overrides_with = "shell_job")]
     pub shell_job: bool,
-    #[arg(long = "file-locks")]
+    #[arg(long = "file-locks", overrides_with = "file_locks")]
     pub file_locks: bool,
-    #[arg(long = "lazy-pages")]
+    #[arg(long = "lazy-pages", overrides_with = "lazy_pages")]
     pub lazy_pages: bool,
-    #[arg(long = "auto-dedup")]
+    #[arg(long = "auto-dedup", overrides_with = "auto_dedup")]
     pub auto_dedup: bool,
     /// soft, full, strict or ignore.
     #[arg(long = "manage-cgroups-mode")]
@@ -41,10 +43,10 @@ pub struct CheckpointArgs {
     /// A previous pre-dump's image, relative to the image path.
     #[arg(long = "parent-path")]
     pub parent_path: Option<PathBuf>,
-    #[arg(long = "leave-running")]
+    #[arg(long = "leave-running", overrides_with = "leave_running")]
     pub leave_running: bool,
     /// Dump memory only, leaving the container running.
-    #[arg(long = "pre-dump")]
+    #[arg(long = "pre-dump", overrides_with = "pre_dump")]
     pub pre_dump: bool,
     #[arg(long = "status-fd")]
     pub status_fd: Option<i32>,
@@ -60,14 +62,14 @@ pub struct RestoreArgs {
     pub criu: CriuArgs,
     #[arg(short = 'b', long, default_value = ".")]
     pub bundle: PathBuf,
-    #[arg(short = 'd', long)]
+    #[arg(short = 'd', long, overrides_with = "detach")]
     pub detach: bool,
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
-    #[arg(long = "no-subreaper")]
+    #[arg(long = "no-subreaper", overrides_with = "no_subreaper")]
     pub no_subreaper: bool,
     /// Accepted for runc's command line; CRIU makes the root itself.
-    #[arg(long = "no-pivot")]
+    #[arg(long = "no-pivot", overrides_with = "no_pivot")]
     pub no_pivot: bool,
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,

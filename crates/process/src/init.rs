@@ -60,6 +60,7 @@ fn setup(
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
     let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns, got.bind_sources)?;
+    rootfs::reopen_dev_null().map_err(|e| e.to_string())?;
 
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
         nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;

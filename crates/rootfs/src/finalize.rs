@@ -72,6 +72,43 @@ pub fn mask_paths(paths: &[PathBuf], mount_label: Option<&str>) -> Result<(), Ro
     Ok(())
 }
 
+/// Replaces each of the stdio descriptors that is a null device (the host's
+/// /dev/null an engine passed down, as conmon and the shims do) with the
+/// container's own /dev/null, as runc does: the container then holds no
+/// file of a host mount, and CRIU can dump it (a descriptor on a mount
+/// outside the container's tree cannot be). After pivot_root, with /dev
+/// made. Left alone when the container's /dev/null is not the null device.
+pub fn reopen_dev_null() -> Result<(), RootfsError> {
+    let null = open(
+        Path::new("/dev/null"),
+        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    );
+    let Ok(null) = null else { return Ok(()) };
+    // SAFETY: `open` just returned this descriptor; nothing else owns it.
+    let null = unsafe { OwnedFd::from_raw_fd(null) };
+    let Ok(own) = fstat(null.as_raw_fd()) else {
+        return Ok(());
+    };
+    let is_null = |st: &nix::sys::stat::FileStat| {
+        SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
+            && major(st.st_rdev) == 1
+            && minor(st.st_rdev) == 3
+    };
+    if !is_null(&own) {
+        return Ok(());
+    }
+    for fd in 0..3 {
+        let Ok(st) = fstat(fd) else { continue };
+        if is_null(&st) && (st.st_dev, st.st_ino) != (own.st_dev, own.st_ino) {
+            nix::unistd::dup2(null.as_raw_fd(), fd).map_err(|e| {
+                RootfsError::field("process", format!("reopen /dev/null as fd {fd}: {e}"))
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The container's /dev/null, opened without following symlinks and
 /// checked to be the 1:3 character device: masking must never turn into a
 /// writable bind mount of whatever a planted /dev/null points at (the

@@ -19,12 +19,13 @@ pub use devices::{
 };
 pub use error::RootfsError;
 pub use finalize::{
-    make_root_readonly, mask_paths, readonly_paths, remount_readonly, set_root_propagation,
+    make_root_readonly, mask_paths, readonly_paths, remount_readonly, reopen_dev_null,
+    set_root_propagation,
 };
 pub use idmap::{prepare_idmapped, wants_idmap};
 pub use mount::{
-    bind_root_privately, bind_sources, mount_all, prepare_root, CgroupBind, MountContext,
-    ReadonlyLater,
+    bind_root_privately, bind_sources, create_mountpoints, mount_all, prepare_root, CgroupBind,
+    MountContext, ReadonlyLater,
 };
 pub use options::{parse_options, MountOptions, SUPPORTED_OPTIONS};
 pub use pivot::{chroot_root, move_root, pivot_root};

@@ -410,6 +410,45 @@ fn io_text(e: &std::io::Error) -> String {
         .to_lowercase()
 }
 
+/// The mount points of `mounts` in `rootfs`, made where missing, for
+/// `restore`: CRIU mounts onto the tree as it finds it, and a rootfs
+/// unpacked afresh (a checkpoint restored elsewhere) lacks the points
+/// create made (an empty /etc/resolv.conf for a file bind, …). Points
+/// below a tmpfs of the config come with the tmpfs; cgroup points are
+/// CRIU's. Each path is resolved inside the rootfs.
+pub fn create_mountpoints(
+    rootfs: &Path,
+    mounts: &[Mount],
+    bundle: &Path,
+) -> Result<(), RootfsError> {
+    let tmpfs: Vec<&Path> = mounts
+        .iter()
+        .filter(|m| m.typ.as_deref() == Some("tmpfs"))
+        .map(|m| m.destination.as_path())
+        .collect();
+    for m in mounts {
+        if matches!(m.typ.as_deref(), Some("cgroup" | "cgroup2")) {
+            continue;
+        }
+        let d = m.destination.as_path();
+        if tmpfs.iter().any(|t| d != *t && d.starts_with(t)) {
+            continue;
+        }
+        let file = is_bind(m)
+            && m.source.as_ref().is_some_and(|s| {
+                let s = if s.is_relative() {
+                    bundle.join(s)
+                } else {
+                    s.clone()
+                };
+                s.metadata().is_ok_and(|md| !md.is_dir())
+            });
+        let target = crate::resolve_in_root(rootfs, d)?;
+        create_target(&target, !file)?;
+    }
+    Ok(())
+}
+
 /// Creates the mount target (a directory, or an empty file for a file bind
 /// mount) and its parents, each component resolved inside the rootfs.
 pub(crate) fn create_target(target: &Path, dir: bool) -> Result<(), RootfsError> {
