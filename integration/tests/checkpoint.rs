@@ -96,7 +96,12 @@ fn assert_continues(count: &Path, before: u64) {
 #[test]
 fn checkpoint_then_restore_keeps_counting() {
     need_criu!("checkpoint_then_restore_keeps_counting");
-    let b = counter_bundle("cr-count");
+    let mut b = counter_bundle("cr-count");
+    b.edit(|c| {
+        c["linux"]["resources"]["memory"] = json!({"limit": 64 << 20});
+        c["linux"]["resources"]["pids"] = json!({"limit": 77});
+    });
+    b.save();
     let id = b.id();
     let count = b.rootfs().join("count");
     b.create_and_start();
@@ -134,6 +139,21 @@ fn checkpoint_then_restore_keeps_counting() {
     let pid = st["pid"].as_i64().unwrap_or(0);
     assert!(pid > 0, "state after restore has no pid: {st}");
     assert_continues(&count, before);
+    // The cgroup limits are the config's again (v2 layout, or v1's).
+    let out = b.runtime().exec(&[
+        "exec",
+        id,
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; \
+         cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
+    ]);
+    out.ok();
+    assert_eq!(
+        out.stdout.split_whitespace().collect::<Vec<_>>(),
+        ["67108864", "77"],
+        "limits after restore"
+    );
 
     // The usual verbs work on the restored container.
     let out = b.runtime().exec(&["exec", id, "sh", "-c", "echo in-exec"]);
