@@ -83,6 +83,37 @@ pub fn runtime_name() -> String {
         .unwrap_or_else(|| "husk".into())
 }
 
+/// A bundle create accepted: check (run just before) must not have
+/// reported an error.
+#[track_caller]
+fn assert_no_check_error((code, list, out): (i32, Vec<Value>, Output)) {
+    let errors: Vec<&Value> = list.iter().filter(|p| p["severity"] == "error").collect();
+    assert!(
+        code == 0 && errors.is_empty(),
+        "create accepted this bundle but `husk check` reports errors: {errors:?}\n{}",
+        out.describe()
+    );
+}
+
+/// A dotted field (`linux.netDevices.eth0.name`) as a JSON pointer, the
+/// way husk check prints it (a non-field text maps to itself).
+pub fn pointer_of(field: &str) -> String {
+    let mut out = String::new();
+    for part in field.split('.') {
+        let (name, idx) = match part.split_once('[') {
+            Some((n, rest)) => (n, Some(rest.trim_end_matches(']'))),
+            None => (part, None),
+        };
+        out.push('/');
+        out.push_str(name);
+        if let Some(i) = idx {
+            out.push('/');
+            out.push_str(i);
+        }
+    }
+    out
+}
+
 /// True when the suite runs against runc rather than husk.
 pub fn is_runc() -> bool {
     runtime_name() == "runc"
@@ -719,13 +750,70 @@ impl Bundle {
         self.create_as(&self.id, &[])
     }
 
-    /// `create [EXTRA...] --bundle DIR ID`.
+    /// `create [EXTRA...] --bundle DIR ID`. Under husk, a create that
+    /// succeeds is also checked with `husk check`, which must report no
+    /// error for it (issue 18: check and create agree).
     pub fn create_as(&self, id: &str, extra: &[&str]) -> Output {
         self.save_for(id);
         let mut args = vec!["create"];
         args.extend_from_slice(extra);
         args.extend_from_slice(&["--bundle", self.path_str(), id]);
-        self.rt.exec(&args)
+        // Checked as create sees it: before (create may change the host,
+        // e.g. move a network device into the container).
+        let checked = self.check();
+        let out = self.rt.exec(&args);
+        if out.success() {
+            if let Some(c) = checked {
+                assert_no_check_error(c);
+            }
+        }
+        out
+    }
+
+    /// `husk check --format json` of this bundle as the runtime under test
+    /// (None when that is not husk): exit code and problems.
+    pub fn check(&self) -> Option<(i32, Vec<Value>, Output)> {
+        if self.rt.bin().file_name().and_then(|n| n.to_str()) != Some("husk") {
+            return None;
+        }
+        let out = self
+            .rt
+            .exec(&["check", "--bundle", self.path_str(), "--format", "json"]);
+        let code = out.code().unwrap_or(-1);
+        let list: Vec<Value> = serde_json::from_str(&out.stdout).unwrap_or_default();
+        Some((code, list, out))
+    }
+
+    /// A bundle create refused for a reason naming one of `mention`:
+    /// check must report it too (an error or a warning whose pointer, or
+    /// message, names it), or say it cannot read the bundle.
+    #[track_caller]
+    pub fn assert_check_agrees(&self, mention: &[&str]) {
+        let Some((code, list, out)) = self.check() else {
+            return;
+        };
+        if code == 2 {
+            out.stderr_mentions_any(mention);
+            return;
+        }
+        let hit = list.iter().any(|p| {
+            let ptr = p["pointer"].as_str().unwrap_or("");
+            let msg = p["message"].as_str().unwrap_or("");
+            mention.iter().any(|m| {
+                // "FIELD: TEXT": that field, with that text in its message.
+                let by_field = |f: &str| !ptr.is_empty() && ptr.starts_with(&pointer_of(f));
+                msg.contains(m)
+                    || ptr.contains(m)
+                    || by_field(m)
+                    || m.split_once(": ")
+                        .is_some_and(|(f, t)| by_field(f) && msg.contains(t))
+            })
+        });
+        assert!(
+            hit,
+            "create refused this bundle (naming one of {mention:?}) but `husk check` does not report it: {list:?}\n{}",
+            out.describe()
+        );
     }
 
     /// `run [EXTRA...] --bundle DIR ID` for this bundle's id.

@@ -16,6 +16,7 @@ fn assert_create_error(b: &Bundle, out: &Output, mention: &[&str]) {
     out.failed_with_one_line().stderr_mentions_any(mention);
     b.runtime().assert_gone(b.id());
     assert_no_leftovers(b, b.id());
+    b.assert_check_agrees(mention);
 }
 
 #[test]
@@ -300,7 +301,11 @@ fn systemd_cgroup_is_refused() {
         b.path_str(),
         b.id(),
     ]);
-    assert_create_error(&b, &out, &["--systemd-cgroup"]);
+    // A refusal of the flag, not of the bundle: nothing for check to say.
+    out.failed_with_one_line()
+        .stderr_mentions_any(&["--systemd-cgroup"]);
+    b.runtime().assert_gone(b.id());
+    assert_no_leftovers(&b, b.id());
 }
 
 /// A mount failing after others succeeded: the error names the failing

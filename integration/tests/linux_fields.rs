@@ -19,6 +19,7 @@ fn assert_create_error(b: &Bundle, mention: &[&str]) {
     out.failed_with_one_line().stderr_mentions_any(mention);
     b.runtime().assert_gone(b.id());
     assert_no_leftovers(b, b.id());
+    b.assert_check_agrees(mention);
 }
 
 /// Runs `sh -c script` in a container with the config edited by `edit`,

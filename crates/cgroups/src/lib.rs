@@ -217,7 +217,13 @@ impl Cgroup {
     /// Whether `resources` could be applied here: the same checks as
     /// create and update, nothing written.
     pub fn validate(&self, resources: &Resources) -> Result<(), CgroupError> {
-        self.check(Some(resources)).map(|_| ())
+        let limits = self.check(Some(resources))?;
+        // v2: at least the host must have each controller (whether it can
+        // be enabled down to the container's cgroup shows when it is made).
+        match (self.version, self.hierarchies.first()) {
+            (Version::V2, Some(h)) => v2::check_on_host(h, &limits),
+            _ => Ok(()),
+        }
     }
 
     fn check(&self, resources: Option<&Resources>) -> Result<Limits, CgroupError> {

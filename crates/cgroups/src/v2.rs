@@ -68,6 +68,21 @@ fn v2_name(controller: &'static str) -> &'static str {
     }
 }
 
+/// The controllers `limits` needs that the host's cgroup2 lacks altogether.
+pub(crate) fn check_on_host(h: &Hierarchy, limits: &Limits) -> Result<(), CgroupError> {
+    let on_host = read_value(&h.mount_point, "cgroup.controllers")?;
+    let on_host: Vec<&str> = on_host.split_whitespace().collect();
+    match limits
+        .needed()
+        .into_iter()
+        .map(|(f, c)| (f, v2_name(c)))
+        .find(|(_, c)| !on_host.contains(c))
+    {
+        Some((field, controller)) => Err(CgroupError::ControllerMissing { field, controller }),
+        None => Ok(()),
+    }
+}
+
 pub(crate) fn check_available(h: &Hierarchy, limits: &Limits) -> Result<(), CgroupError> {
     let here = read_value(&h.dir, "cgroup.controllers")?;
     let here: Vec<&str> = here.split_whitespace().collect();

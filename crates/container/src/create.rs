@@ -48,8 +48,9 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             "--console-socket was given but process.terminal is false".into(),
         ));
     }
-    husk_process::check_host(process)
-        .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
+    // The config on this host, before anything is made: what `husk check`
+    // reports, stopping at the first error.
+    crate::check::host_first_error(&spec, &bundle)?;
     let seccomp_json = spec
         .linux
         .as_ref()
@@ -271,7 +272,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     Ok(container)
 }
 
-fn io_text(e: &std::io::Error) -> String {
+pub(crate) fn io_text(e: &std::io::Error) -> String {
     let s = e.to_string();
     s.split(" (os error").next().unwrap_or(&s).to_lowercase()
 }

@@ -2,6 +2,7 @@
 //! run) over a state store under `--root`, one directory per container.
 
 mod cgroup_verbs;
+mod check;
 mod checkpoint;
 mod console;
 mod create;
@@ -22,6 +23,7 @@ mod state;
 pub mod time;
 
 pub use cgroup_verbs::{events, pause, pids, resume, update};
+pub use check::{check_bundle, CheckOptions};
 pub use checkpoint::{checkpoint, criu_path, CheckpointOptions, CriuFlags};
 pub use create::{create, CreateOptions};
 pub use delete::delete;

@@ -8,6 +8,7 @@
 //! subcommand itself and anything unusual go through the full tree.
 
 use crate::cgroup_cmds::UpdateArgs;
+use crate::check_cmd::CheckArgs;
 use crate::criu_cmds::{CheckpointArgs, RestoreArgs};
 use crate::exec_cmd::ExecArgs;
 use crate::logging::LogFormat;
@@ -194,6 +195,8 @@ pub enum Cmd {
     Checkpoint(CheckpointArgs),
     /// Make a container again from a checkpoint image.
     Restore(RestoreArgs),
+    /// Report every problem of a bundle, before anything is created.
+    Check(CheckArgs),
 }
 
 type Augment = fn(Command) -> Command;
@@ -218,6 +221,7 @@ const SUBCOMMANDS: &[(&str, &[&str], Augment)] = &[
     ("events", &[], EventsArgs::augment_args),
     ("checkpoint", &[], CheckpointArgs::augment_args),
     ("restore", &[], RestoreArgs::augment_args),
+    ("check", &[], CheckArgs::augment_args),
 ];
 
 /// Parses the process's command line; prints help or an error and exits as
@@ -441,6 +445,7 @@ mod tests {
                 a.pre_dump,
                 a.criu.empty_ns
             ),
+            Cmd::Check(a) => format!("check {:?} {} {} {}", a.bundle, a.format, a.host, a.no_host),
             Cmd::Restore(a) => format!(
                 "restore {} {:?} {:?} {} {:?} {}",
                 a.id,

@@ -10,6 +10,7 @@ macro_rules! outln {
 }
 
 mod cgroup_cmds;
+mod check_cmd;
 mod cli;
 mod criu_cmds;
 mod exec_cmd;
@@ -203,6 +204,7 @@ fn dispatch(cli: &Cli) -> Result<i32> {
             container::update(&mut container::load(&root, &a.id)?, &resources)?;
         }
         Cmd::Checkpoint(a) => criu_cmds::checkpoint(&root, a)?,
+        Cmd::Check(a) => return check_cmd::check(a, cli.g.systemd_cgroup),
         Cmd::Restore(a) => {
             check_cgroup_driver(cli)?;
             return criu_cmds::restore(&root, cli.g.systemd_cgroup, a);

@@ -27,6 +27,12 @@ fn resctrl_root() -> Option<PathBuf> {
     })
 }
 
+/// Whether resctrl is mounted (what `apply` needs), for the checks made
+/// before anything is created.
+pub fn resctrl_mounted() -> bool {
+    resctrl_root().is_some()
+}
+
 /// The text for the group's `schemata` file, if the config gives any.
 fn schemata(rdt: &IntelRdt) -> Option<String> {
     let mut lines: Vec<&str> = Vec::new();

@@ -22,17 +22,15 @@ fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
     })
 }
 
-pub fn known(name: &str) -> bool {
-    resource(name).is_some()
-}
-
 /// Sets every rlimit; raising a hard limit needs CAP_SYS_RESOURCE, so this
 /// runs before capabilities are dropped.
 pub fn apply(rlimits: &[Rlimit]) -> Result<(), String> {
     for (i, r) in rlimits.iter().enumerate() {
+        // The names were checked before anything was made
+        // (husk_spec::RLIMIT_NAMES); a table out of step is a husk bug.
         let res = resource(&r.typ).ok_or_else(|| {
             format!(
-                "process.rlimits[{i}].type: {:?} is not a known rlimit",
+                "process.rlimits[{i}].type: {:?}: no setrlimit resource for it",
                 r.typ
             )
         })?;
@@ -51,4 +49,16 @@ pub fn apply(rlimits: &[Rlimit]) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every name the config check accepts has a resource here: the two
+    /// tables cannot drift apart.
+    #[test]
+    fn every_checked_name_has_a_resource() {
+        for n in husk_spec::RLIMIT_NAMES {
+            assert!(super::resource(n).is_some(), "{n}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 //! `linux.intelRdt`, with the kernel's numbers for their names (shared by
 //! validation and by the code that applies them) and their checks.
 
+use crate::check::Problems;
 use crate::load::SpecError;
 use crate::types::{NamespaceType, Process, Spec};
 use serde::{Deserialize, Serialize};
@@ -265,28 +266,86 @@ pub fn valid_ifname(n: &str) -> bool {
         && !n.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
 }
 
-/// The checks of `process.scheduler`, `process.ioPriority` and
-/// `process.execCPUAffinity`, also for `exec`'s process.json.
+/// The rlimits Linux knows (what setrlimit takes).
+pub const RLIMIT_NAMES: [&str; 16] = [
+    "RLIMIT_AS",
+    "RLIMIT_CORE",
+    "RLIMIT_CPU",
+    "RLIMIT_DATA",
+    "RLIMIT_FSIZE",
+    "RLIMIT_LOCKS",
+    "RLIMIT_MEMLOCK",
+    "RLIMIT_MSGQUEUE",
+    "RLIMIT_NICE",
+    "RLIMIT_NOFILE",
+    "RLIMIT_NPROC",
+    "RLIMIT_RSS",
+    "RLIMIT_RTPRIO",
+    "RLIMIT_RTTIME",
+    "RLIMIT_SIGPENDING",
+    "RLIMIT_STACK",
+];
+
+/// The checks of a process's own fields (`process.rlimits`,
+/// `process.scheduler`, `process.ioPriority`, `process.execCPUAffinity`),
+/// also for `exec`'s process.json: the first error.
 pub fn validate_process_fields(p: &Process) -> Result<(), SpecError> {
-    if let Some(s) = &p.scheduler {
-        validate_scheduler(s)?;
+    let mut out = Problems::default();
+    check_process_fields(p, &mut out);
+    match out.first_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    if let Some(io) = &p.io_priority {
-        validate_io_priority(io)?;
-    }
-    if let Some(a) = &p.exec_cpu_affinity {
-        validate_affinity(a, "process.execCPUAffinity")?;
-    }
-    Ok(())
 }
 
-pub(crate) fn validate(spec: &Spec) -> Result<(), SpecError> {
+/// Every problem of a process's own fields.
+pub fn check_process_fields(p: &Process, out: &mut Problems) {
+    let mut seen = BTreeSet::new();
+    for (i, r) in p.rlimits.iter().enumerate() {
+        if !RLIMIT_NAMES.contains(&r.typ.as_str()) {
+            out.error(
+                format!("process.rlimits[{i}].type"),
+                format!(
+                    "{:?} is not a known rlimit (RLIMIT_NOFILE, RLIMIT_NPROC, …)",
+                    r.typ
+                ),
+            );
+        }
+        if r.soft > r.hard {
+            out.error(
+                format!("process.rlimits[{i}]"),
+                "soft limit is greater than hard limit",
+            );
+        }
+        if !seen.insert(&r.typ) {
+            out.error(
+                format!("process.rlimits[{i}].type"),
+                format!("{} is given more than once", r.typ),
+            );
+        }
+    }
+    if let Some(s) = &p.scheduler {
+        out.take(validate_scheduler(s));
+    }
+    if let Some(io) = &p.io_priority {
+        out.take(validate_io_priority(io));
+    }
+    if let Some(a) = &p.exec_cpu_affinity {
+        out.take(validate_affinity(a, "process.execCPUAffinity"));
+    }
+}
+
+pub(crate) fn check(spec: &Spec, out: &mut Problems) {
     if let Some(p) = &spec.process {
-        validate_process_fields(p)?;
+        check_process_fields(p, out);
     }
     let Some(linux) = &spec.linux else {
-        return Ok(());
+        return;
     };
+    out.take(check_linux(linux));
+}
+
+fn check_linux(linux: &crate::types::Linux) -> Result<(), SpecError> {
     if let Some(per) = &linux.personality {
         if per.domain_value().is_none() {
             return Err(SpecError::invalid(

@@ -1,64 +1,53 @@
 //! Checks that serde cannot express: version, required fields, values that
 //! must be absolute, known names. Each error names the JSON path.
 
+use crate::check::Problems;
 use crate::load::SpecError;
 use crate::types::{NamespaceType, Spec};
 use std::collections::BTreeSet;
 
+/// The first error of [`check`]: what create refuses a config for.
 pub fn validate(spec: &Spec) -> Result<(), SpecError> {
-    validate_version(&spec.oci_version)?;
-    let root = spec
-        .root
-        .as_ref()
-        .ok_or_else(|| SpecError::invalid("root", "is required on Linux"))?;
-    if root.path.as_os_str().is_empty() {
-        return Err(SpecError::invalid("root.path", "must not be empty"));
+    let mut out = Problems::default();
+    check(spec, &mut out);
+    match out.first_error() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// Every problem of the config alone (no host is looked at).
+pub fn check(spec: &Spec, out: &mut Problems) {
+    out.take(validate_version(&spec.oci_version));
+    match &spec.root {
+        None => out.error("root", "is required on Linux"),
+        Some(r) if r.path.as_os_str().is_empty() => out.error("root.path", "must not be empty"),
+        Some(_) => {}
     }
     for (i, m) in spec.mounts.iter().enumerate() {
         if !m.destination.is_absolute() {
-            return Err(SpecError::invalid(
+            out.error(
                 format!("mounts[{i}].destination"),
                 format!("{:?} is not an absolute path", m.destination),
-            ));
+            );
         }
     }
     if let Some(p) = &spec.process {
         if p.args.is_empty() && p.command_line.is_none() {
-            return Err(SpecError::invalid("process.args", "must not be empty"));
+            out.error("process.args", "must not be empty");
         }
         if !p.cwd.is_absolute() {
-            return Err(SpecError::invalid(
+            out.error(
                 "process.cwd",
                 format!("{:?} is not an absolute path", p.cwd),
-            ));
+            );
         }
         for (i, e) in p.env.iter().enumerate() {
             if !e.contains('=') {
-                return Err(SpecError::invalid(
+                out.error(
                     format!("process.env[{i}]"),
                     format!("{e:?} is not of the form KEY=VALUE"),
-                ));
-            }
-        }
-        let mut seen = BTreeSet::new();
-        for (i, r) in p.rlimits.iter().enumerate() {
-            if !r.typ.starts_with("RLIMIT_") {
-                return Err(SpecError::invalid(
-                    format!("process.rlimits[{i}].type"),
-                    format!("{:?} is not an RLIMIT_ name", r.typ),
-                ));
-            }
-            if r.soft > r.hard {
-                return Err(SpecError::invalid(
-                    format!("process.rlimits[{i}]"),
-                    "soft limit is greater than hard limit",
-                ));
-            }
-            if !seen.insert(&r.typ) {
-                return Err(SpecError::invalid(
-                    format!("process.rlimits[{i}].type"),
-                    format!("{} is given more than once", r.typ),
-                ));
+                );
             }
         }
     }
@@ -75,119 +64,129 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
     for (name, list) in hooks {
         for (i, h) in list.iter().enumerate() {
             if !h.path.is_absolute() {
-                return Err(SpecError::invalid(
+                out.error(
                     format!("hooks.{name}[{i}].path"),
                     format!("{:?} is not an absolute path", h.path),
-                ));
+                );
             }
             if matches!(h.timeout, Some(t) if t <= 0) {
-                return Err(SpecError::invalid(
+                out.error(
                     format!("hooks.{name}[{i}].timeout"),
                     "must be greater than zero",
-                ));
+                );
             }
         }
     }
     if let Some(linux) = &spec.linux {
-        let mut seen = BTreeSet::new();
-        for (i, ns) in linux.namespaces.iter().enumerate() {
-            if !seen.insert(ns.typ) {
-                return Err(SpecError::invalid(
-                    format!("linux.namespaces[{i}].type"),
-                    format!("{} is given more than once", ns.typ.spec_name()),
-                ));
-            }
-            if let Some(p) = &ns.path {
-                if !p.is_absolute() {
-                    return Err(SpecError::invalid(
-                        format!("linux.namespaces[{i}].path"),
-                        format!("{p:?} is not an absolute path"),
-                    ));
-                }
-            }
-        }
-        let has_user = seen.contains(&NamespaceType::User);
-        if !has_user && (!linux.uid_mappings.is_empty() || !linux.gid_mappings.is_empty()) {
-            return Err(SpecError::invalid(
-                "linux.uidMappings",
-                "mappings are given without a user namespace",
-            ));
-        }
-        // Masks are mounts: without a mount namespace they would cover the
-        // host's /proc (runc: "unable to restrict sys entries without a
-        // private MNT namespace").
-        if !seen.contains(&NamespaceType::Mount) {
-            for (field, paths) in [
-                ("linux.maskedPaths", &linux.masked_paths),
-                ("linux.readonlyPaths", &linux.readonly_paths),
-            ] {
-                if !paths.is_empty() {
-                    return Err(SpecError::invalid(
-                        field,
-                        "needs a mount namespace (linux.namespaces has no \"mount\"): \
-                         without one the paths would be masked on the host",
-                    ));
-                }
-            }
-        }
-        if linux.time_offsets.is_some() && !seen.contains(&NamespaceType::Time) {
-            return Err(SpecError::invalid(
-                "linux.timeOffsets",
-                "offsets are given without a time namespace",
-            ));
-        }
-        for (i, d) in linux.devices.iter().enumerate() {
-            if !matches!(d.typ.as_str(), "c" | "b" | "u" | "p") {
-                return Err(SpecError::invalid(
-                    format!("linux.devices[{i}].type"),
-                    format!("{:?} is not one of c, b, u, p", d.typ),
-                ));
-            }
-            if !d.path.is_absolute() {
-                return Err(SpecError::invalid(
-                    format!("linux.devices[{i}].path"),
-                    format!("{:?} is not an absolute path", d.path),
-                ));
-            }
-        }
-        if let Some(p) = &linux.rootfs_propagation {
-            if !matches!(
-                p.as_str(),
-                "" | "private"
-                    | "rprivate"
-                    | "shared"
-                    | "rshared"
-                    | "slave"
-                    | "rslave"
-                    | "unbindable"
-                    | "runbindable"
-            ) {
-                return Err(SpecError::invalid(
-                    "linux.rootfsPropagation",
-                    format!("{p:?} is not a propagation mode"),
-                ));
-            }
-        }
-        for (key, _) in linux.sysctl.iter() {
-            if key.is_empty() || key.contains("..") || key.starts_with('/') {
-                return Err(SpecError::invalid(
-                    format!("linux.sysctl.{key}"),
-                    "is not a valid sysctl name",
-                ));
-            }
-        }
+        check_linux(linux, out);
     }
     // A joined uts namespace is the container's too (runtime-spec: the
     // hostname is set in the container's UTS namespace, whichever it is),
     // as with runc; only the runtime's own must never be renamed.
     if spec.hostname.as_deref().is_some_and(|h| !h.is_empty()) && !has_uts(spec) {
-        return Err(SpecError::invalid(
+        out.error(
             "hostname",
             "a hostname needs a uts namespace in linux.namespaces (without one it would rename the host)",
-        ));
+        );
     }
-    crate::linux_fields::validate(spec)?;
-    Ok(())
+    crate::linux_fields::check(spec, out);
+}
+
+fn check_linux(linux: &crate::types::Linux, out: &mut Problems) {
+    let mut seen = BTreeSet::new();
+    for (i, ns) in linux.namespaces.iter().enumerate() {
+        if !seen.insert(ns.typ) {
+            out.error(
+                format!("linux.namespaces[{i}].type"),
+                format!("{} is given more than once", ns.typ.spec_name()),
+            );
+        }
+        if let Some(p) = &ns.path {
+            if !p.is_absolute() {
+                out.error(
+                    format!("linux.namespaces[{i}].path"),
+                    format!("{p:?} is not an absolute path"),
+                );
+            }
+        }
+    }
+    let has_user = seen.contains(&NamespaceType::User);
+    if !has_user && (!linux.uid_mappings.is_empty() || !linux.gid_mappings.is_empty()) {
+        out.error(
+            "linux.uidMappings",
+            "mappings are given without a user namespace",
+        );
+    }
+    // Masks are mounts: without a mount namespace they would cover the
+    // host's /proc (runc: "unable to restrict sys entries without a
+    // private MNT namespace").
+    if !seen.contains(&NamespaceType::Mount) {
+        for (field, paths) in [
+            ("linux.maskedPaths", &linux.masked_paths),
+            ("linux.readonlyPaths", &linux.readonly_paths),
+        ] {
+            if !paths.is_empty() {
+                out.error(
+                    field,
+                    "needs a mount namespace (linux.namespaces has no \"mount\"): \
+                     without one the paths would be masked on the host",
+                );
+            }
+        }
+    }
+    if let Some(offsets) = &linux.time_offsets {
+        if !seen.contains(&NamespaceType::Time) {
+            out.error(
+                "linux.timeOffsets",
+                "offsets are given without a time namespace",
+            );
+        }
+        for clock in offsets.keys() {
+            if clock != "monotonic" && clock != "boottime" {
+                out.error(
+                    format!("linux.timeOffsets.{clock}"),
+                    "only monotonic and boottime can be offset",
+                );
+            }
+        }
+    }
+    for (i, d) in linux.devices.iter().enumerate() {
+        if !matches!(d.typ.as_str(), "c" | "b" | "u" | "p") {
+            out.error(
+                format!("linux.devices[{i}].type"),
+                format!("{:?} is not one of c, b, u, p", d.typ),
+            );
+        }
+        if !d.path.is_absolute() {
+            out.error(
+                format!("linux.devices[{i}].path"),
+                format!("{:?} is not an absolute path", d.path),
+            );
+        }
+    }
+    if let Some(p) = &linux.rootfs_propagation {
+        if !matches!(
+            p.as_str(),
+            "" | "private"
+                | "rprivate"
+                | "shared"
+                | "rshared"
+                | "slave"
+                | "rslave"
+                | "unbindable"
+                | "runbindable"
+        ) {
+            out.error(
+                "linux.rootfsPropagation",
+                format!("{p:?} is not a propagation mode"),
+            );
+        }
+    }
+    for (key, _) in linux.sysctl.iter() {
+        if key.is_empty() || key.contains("..") || key.starts_with('/') {
+            out.error(format!("linux.sysctl.{key}"), "is not a valid sysctl name");
+        }
+    }
 }
 
 fn has_uts(spec: &Spec) -> bool {
