@@ -126,3 +126,64 @@ fn an_unreadable_bundle_exits_2() {
     let out = check(&b, &[]);
     assert_eq!(out.code(), Some(1), "{}", out.describe());
 }
+
+/// Rootless: a mapping beyond the user's own id needs newuidmap and a
+/// range /etc/subuid grants; check (as the user) names the mapping.
+#[test]
+fn rootless_mappings_beyond_the_grant_are_named() {
+    if skip_under_runc(
+        "rootless_mappings_beyond_the_grant_are_named",
+        "runc has no check",
+    ) {
+        return;
+    }
+    let mut b = Bundle::new("check-rootless", &["true"]);
+    b.edit(|c| {
+        c["linux"]["namespaces"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"type": "user"}));
+        // nobody (65534) maps itself, then a range no one granted it.
+        c["linux"]["uidMappings"] = json!([
+            {"containerID": 0, "hostID": 65534, "size": 1},
+            {"containerID": 1, "hostID": 3000000000u64, "size": 1000}
+        ]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 65534, "size": 1}]);
+    });
+    b.save();
+    let out = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+        .arg(b.runtime().bin())
+        .args([
+            "check",
+            "--host",
+            "--bundle",
+            b.path_str(),
+            "--format",
+            "json",
+        ])
+        .env("XDG_RUNTIME_DIR", b.host_dir())
+        .output()
+        .expect("setpriv");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: Vec<Value> = serde_json::from_str(&text).unwrap();
+    assert!(
+        list.iter().any(|p| p["pointer"] == "/linux/uidMappings/1"
+            || (p["pointer"] == "/linux/uidMappings"
+                && p["message"].as_str().unwrap_or("").contains("newuidmap"))),
+        "{list:?}"
+    );
+    assert!(
+        !list.iter().any(|p| p["pointer"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("/linux/gidMappings")),
+        "the own-id gid mapping needs nothing: {list:?}"
+    );
+}

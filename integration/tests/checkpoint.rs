@@ -721,3 +721,66 @@ fn restore_makes_missing_mount_points() {
     b.stop_and_delete();
     assert_no_leftovers(&b, &id);
 }
+
+/// husk killed in the middle of a restore (an engine's timeout, the OOM
+/// killer) leaves its bind of the rootfs below the state directory: the
+/// `delete --force` that follows must detach it, not empty the rootfs
+/// through it.
+#[test]
+fn killed_restore_leaves_no_mount_and_delete_keeps_the_rootfs() {
+    need_criu!("killed_restore_leaves_no_mount_and_delete_keeps_the_rootfs");
+    let mut b = counter_bundle("cr-killed");
+    let id = b.id().to_string();
+    let count = b.rootfs().join("count");
+    b.create_and_start();
+    count_past(&count, 3);
+    let img = image(&b, "img");
+    b.runtime()
+        .exec(&["checkpoint", "--image-path", path(&img), &id])
+        .ok();
+    // A prestart hook holds the restore at CRIU's setup-namespaces.
+    let started = b.host_dir().join("hook-started");
+    b.add_hook(
+        "prestart",
+        json!({"path": "/bin/sh", "args": ["sh", "-c",
+            format!("touch {}; sleep 30", path(&started))]}),
+    );
+    b.save();
+    let mut child = b
+        .runtime()
+        .command(&[
+            "restore",
+            "-d",
+            "--image-path",
+            path(&img),
+            "--bundle",
+            b.path_str(),
+            &id,
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    poll(|| started.exists().then_some(()))
+        .unwrap_or_else(|| panic!("the prestart hook never ran"));
+    let _ = child.kill();
+    let _ = child.wait();
+    b.runtime().exec(&["delete", "--force", &id]).ok();
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(
+        !mounts.contains(b.runtime().root().to_str().unwrap()),
+        "mounts left below the state root after delete:\n{}",
+        mounts
+            .lines()
+            .filter(|l| l.contains("criu-root"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    assert!(
+        b.rootfs().join("bin/busybox").exists(),
+        "delete --force after a killed restore removed the rootfs's contents"
+    );
+    // The hook's sleep (husk's orphan) goes with the test's cleanup.
+    let _ = Command::new("pkill").args(["-f", path(&started)]).status();
+}

@@ -53,12 +53,14 @@ impl Cgroup {
     }
 
     /// The directory whose freezer file controls the container.
-    /// The directory whose freezer holds the container: v1's freezer
-    /// hierarchy, v2's own directory (CRIU freezes through it).
+    /// The directory whose freezer holds the container, for CRIU to
+    /// freeze through.
     pub fn freezer_dir(&self) -> Option<std::path::PathBuf> {
         self.freezer()
     }
 
+    /// v1's freezer hierarchy, or v2's own directory when it has
+    /// cgroup.freeze.
     fn freezer(&self) -> Option<std::path::PathBuf> {
         match self.version {
             Version::V1 => self

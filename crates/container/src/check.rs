@@ -40,6 +40,7 @@ pub fn check_bundle(opts: &CheckOptions) -> Result<Problems, ContainerError> {
         let bundle = std::fs::canonicalize(&opts.bundle).unwrap_or(opts.bundle.clone());
         host_problems(&spec, &bundle, &mut out);
         cgroup_problems(&spec, opts.systemd_cgroup, &mut out);
+        idmap_problems(&spec, &bundle, &mut out);
         capability_problems(&spec, &mut out);
         executable_problems(&spec, &bundle, &mut out);
     }
@@ -158,6 +159,9 @@ pub(crate) fn host_problems(spec: &Spec, bundle: &Path, out: &mut Problems) {
             "no resctrl filesystem is mounted at /sys/fs/resctrl (Intel RDT is not available)",
         );
     }
+    if !nix::unistd::geteuid().is_root() {
+        rootless_problems(linux, out);
+    }
 }
 
 /// The controllers linux.resources needs, on this host (Cgroup::validate:
@@ -183,6 +187,113 @@ fn cgroup_problems(spec: &Spec, systemd: bool, out: &mut Problems) {
                     Some((f, r)) if f.starts_with("linux.") => out.error(f, r),
                     _ => out.error("linux.cgroupsPath", msg),
                 }
+            }
+        }
+    }
+}
+
+/// Idmapped mounts made as create makes them (on the host side, before
+/// the fork), then dropped: the filesystem's support shows here.
+fn idmap_problems(spec: &Spec, bundle: &Path, out: &mut Problems) {
+    if !spec
+        .mounts
+        .iter()
+        .any(|m| husk_rootfs::wants_idmap(m).is_some())
+    {
+        return;
+    }
+    let linux = spec.linux_or_default();
+    if let Err(e) = husk_rootfs::prepare_idmapped(
+        &spec.mounts,
+        bundle,
+        &linux.uid_mappings,
+        &linux.gid_mappings,
+    ) {
+        let msg = e.to_string();
+        match msg.split_once(": ") {
+            Some((f, r)) if f.starts_with("mounts[") => out.error(f, r),
+            _ => out.error("mounts", msg),
+        }
+    }
+}
+
+/// An unprivileged user maps more than its own id only through newuidmap
+/// and newgidmap, within the ranges /etc/subuid and /etc/subgid grant it.
+fn rootless_problems(linux: &husk_spec::Linux, out: &mut Problems) {
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    let name = nix::unistd::User::from_uid(uid.into())
+        .ok()
+        .flatten()
+        .map(|u| u.name);
+    for (field, maps, own, helper, file) in [
+        (
+            "linux.uidMappings",
+            &linux.uid_mappings,
+            uid,
+            "newuidmap",
+            "/etc/subuid",
+        ),
+        (
+            "linux.gidMappings",
+            &linux.gid_mappings,
+            gid,
+            "newgidmap",
+            "/etc/subgid",
+        ),
+    ] {
+        if maps.is_empty() || matches!(maps.as_slice(), [m] if m.size == 1 && m.host_id == own) {
+            continue;
+        }
+        if husk_process::find_executable(helper, &["PATH=/usr/sbin:/usr/bin:/sbin:/bin".into()])
+            .is_err()
+        {
+            out.error(
+                field,
+                format!("more than your own id needs {helper} (apt-get install uidmap)"),
+            );
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        if text.trim().is_empty() {
+            // Ranges may come from elsewhere (NSS, libsubid): newuidmap
+            // decides.
+            continue;
+        }
+        let mut ranges: Vec<(u64, u64)> = text
+            .lines()
+            .filter_map(|l| {
+                let mut f = l.split(':');
+                let who = f.next()?;
+                let start: u64 = f.next()?.trim().parse().ok()?;
+                let count: u64 = f.next()?.trim().parse().ok()?;
+                (who == uid.to_string() || Some(who) == name.as_deref())
+                    .then_some((start, start + count))
+            })
+            .collect();
+        // Adjacent or overlapping grants count as one (as shadow's newuidmap
+        // takes them).
+        ranges.sort();
+        let mut merged: Vec<(u64, u64)> = Vec::new();
+        for (lo, hi) in ranges {
+            match merged.last_mut() {
+                Some(last) if lo <= last.1 => last.1 = last.1.max(hi),
+                _ => merged.push((lo, hi)),
+            }
+        }
+        for (i, m) in maps.iter().enumerate() {
+            if m.size == 1 && m.host_id == own {
+                continue;
+            }
+            let (lo, hi) = (m.host_id as u64, m.host_id as u64 + m.size as u64);
+            if !merged.iter().any(|(s, e)| *s <= lo && hi <= *e) {
+                out.error(
+                    format!("{field}[{i}]"),
+                    format!(
+                        "host ids {lo}..{} are not granted to you in {file}",
+                        hi.saturating_sub(1)
+                    ),
+                );
             }
         }
     }

@@ -98,6 +98,11 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<(),
                     "--page-server {ps}: expected ADDRESS:PORT (a port number)"
                 ))
             })?;
+        // [::1]:PORT as Go's SplitHostPort reads it
+        let addr = addr
+            .strip_prefix('[')
+            .and_then(|a| a.strip_suffix(']'))
+            .unwrap_or(addr);
         o.ps = Some(rpc::PageServerInfo {
             address: Some(addr.to_string()),
             port: Some(port.into()),
@@ -343,7 +348,16 @@ fn write_descriptors(images: &Path, pid: i32) -> Result<(), ContainerError> {
         .collect();
     let path = images.join(DESCRIPTORS);
     let json = serde_json::to_vec(&fds).expect("strings");
-    std::fs::write(&path, json).map_err(|e| ContainerError::io("write", &path, e))
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(&json))
+        .map_err(|e| ContainerError::io("write", &path, e))
 }
 
 pub(crate) fn criu_err(e: husk_criu::CriuError) -> ContainerError {

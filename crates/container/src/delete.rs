@@ -18,7 +18,7 @@ pub fn delete(root: &Path, id: &str, force: bool) -> Result<(), ContainerError> 
             let dir = root.join(id);
             if dir.is_dir() && !dir.join(STATE_FILE).exists() {
                 let _lock = lock_dir(&dir, id);
-                let _ = std::fs::remove_dir_all(&dir);
+                let _ = remove_state_dir(&dir);
                 return Ok(());
             }
             if force {
@@ -72,7 +72,45 @@ pub(crate) fn destroy(c: Container, status: Status) -> Result<(), ContainerError
             hooks::run_all_warn("poststop", &h.poststop, state.as_bytes());
         }
     }
-    std::fs::remove_dir_all(&c.dir).map_err(|e| ContainerError::io("remove", &c.dir, e))
+    remove_state_dir(&c.dir)
+}
+
+/// Detaches every mount at or below `dir` (deepest first).
+pub(crate) fn detach_mounts_below(dir: &Path) {
+    let mut points: Vec<std::path::PathBuf> = husk_rootfs::mountinfo::mounts()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|m| m.mount_point)
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    points.sort_by_key(|p| std::cmp::Reverse(p.as_os_str().len()));
+    for p in points {
+        let _ = nix::mount::umount2(&p, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// Removes a container's state directory, never through a mount: a bind
+/// left below it (restore's criu-root of a restore that was killed) is
+/// detached first, and if one cannot be, nothing is removed (else
+/// remove_dir_all would empty the bound rootfs).
+pub(crate) fn remove_state_dir(dir: &Path) -> Result<(), ContainerError> {
+    // Only restore mounts below a state directory: without its directory
+    // (the common case) no mount table is read.
+    if !dir.join(crate::restore::CRIU_ROOT).exists() {
+        return std::fs::remove_dir_all(dir).map_err(|e| ContainerError::io("remove", dir, e));
+    }
+    detach_mounts_below(dir);
+    let left = husk_rootfs::mountinfo::mounts()
+        .unwrap_or_default()
+        .into_iter()
+        .any(|m| m.mount_point.starts_with(dir));
+    if left {
+        return Err(ContainerError::Other(format!(
+            "{}: a mount below it could not be detached; not removing it",
+            dir.display()
+        )));
+    }
+    std::fs::remove_dir_all(dir).map_err(|e| ContainerError::io("remove", dir, e))
 }
 
 /// SIGKILLs the container's stragglers in the cgroup and removes it.

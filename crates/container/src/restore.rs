@@ -7,7 +7,7 @@ use crate::{time, ContainerError};
 use husk_cgroups::Cgroup;
 use husk_criu::{rpc, ReqType};
 use husk_process::hooks;
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
@@ -21,10 +21,13 @@ pub struct RestoreOptions {
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
     pub systemd_cgroup: bool,
+    /// `--lsm-profile` / `--lsm-mount-context` (CRIU 3.16 or later).
+    pub lsm_profile: Option<String>,
+    pub lsm_mount_context: Option<String>,
 }
 
 /// CRIU's mount of the rootfs, below the state directory.
-const CRIU_ROOT: &str = "criu-root";
+pub(crate) const CRIU_ROOT: &str = "criu-root";
 
 /// Restores the container and returns it (locked), its init running and a
 /// child of this process. On error nothing is left: no process, cgroup,
@@ -48,10 +51,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         ))
     })?;
     let criu = husk_criu::find().map_err(criu_err)?;
-    husk_criu::version(&criu)
-        .map_err(criu_err)?
-        .require(30000, "3.0", "restore")
-        .map_err(criu_err)?;
+    let version = husk_criu::version(&criu).map_err(criu_err)?;
+    version.require(30000, "3.0", "restore").map_err(criu_err)?;
     let f = &opts.flags;
     if !f.image_path.join("inventory.img").is_file() {
         return Err(ContainerError::Other(format!(
@@ -77,6 +78,15 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         .as_ref()
         .unwrap_or(&f.image_path)
         .join("restore.log");
+    // The flags are checked before anything is made.
+    let mut o = base_opts(f, &images, work.as_ref(), "restore.log")?;
+    if opts.lsm_profile.is_some() || opts.lsm_mount_context.is_some() {
+        version
+            .require(31600, "3.16", "--lsm-profile and --lsm-mount-context")
+            .map_err(criu_err)?;
+        o.lsm_profile = opts.lsm_profile.clone();
+        o.lsm_mount_context = opts.lsm_mount_context.clone();
+    }
 
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -95,7 +105,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         dir: Some(dir.clone()),
         cgroup: None,
         pid: None,
-        criu_root: None,
+        poststop: spec.hooks.as_ref().map(|h| h.poststop.clone()),
+        state_json: String::new(),
     };
     let lock = lock_dir(&dir, &opts.id)?;
     let linux = spec.linux_or_default();
@@ -129,7 +140,9 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
 
     husk_rootfs::create_mountpoints(&rootfs, &spec.mounts, &bundle)
         .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
-    // CRIU wants the root as a mount point of its own.
+    // CRIU wants the root as a mount point of its own (as runc binds it).
+    // Whatever happens to husk from here, delete detaches it before it
+    // removes the state directory (crate::delete::remove_state_dir).
     let criu_root = dir.join(CRIU_ROOT);
     std::fs::DirBuilder::new()
         .mode(0o755)
@@ -143,16 +156,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         None::<&str>,
     )
     .map_err(|e| ContainerError::Other(format!("bind {} for criu: {e}", rootfs.display())))?;
-    guard.criu_root = Some(criu_root.clone());
-    let _ = mount(
-        None::<&str>,
-        &criu_root,
-        None::<&str>,
-        MsFlags::MS_PRIVATE | MsFlags::MS_REC,
-        None::<&str>,
-    );
 
-    let mut o = base_opts(f, &images, work.as_ref(), "restore.log")?;
     o.root = Some(criu_root.to_string_lossy().into_owned());
     o.rst_sibling = Some(true);
     o.evasive_devices = Some(true);
@@ -237,7 +241,12 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     };
     let mut restored_pid = 0;
     let mut notify_err = None;
+    let mut hooks_state = String::new();
     let result = session.run("restore", req, |script, pid, fd| {
+        if script == "setup-namespaces" && spec.hooks.is_some() {
+            // Given to poststop too, should the restore fail from here on.
+            hooks_state = c.oci_state_json(crate::Status::Creating);
+        }
         let r = on_notify(
             script,
             pid,
@@ -256,6 +265,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     if restored_pid > 0 {
         guard.pid = Some(restored_pid);
     }
+    guard.state_json = hooks_state;
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
@@ -284,9 +294,8 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         crate::create::write_pid_file(p, pid)?;
     }
     // The restored tasks hold their own copy of the mount tree.
-    if let Some(r) = guard.criu_root.take() {
-        unmount_criu_root(&r);
-    }
+    crate::delete::detach_mounts_below(&criu_root);
+    let _ = std::fs::remove_dir(&criu_root);
     guard.dir = None;
     Ok(c)
 }
@@ -392,18 +401,16 @@ fn cgroup_roots(criu_pid: i32) -> Vec<rpc::CgroupRoot> {
     out
 }
 
-fn unmount_criu_root(r: &Path) {
-    let _ = umount2(r, MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_dir(r);
-}
-
-/// Undoes a failed restore: the restored init, CRIU's root mount, the
-/// cgroup and the state directory.
+/// Undoes a failed restore: the restored init, the cgroup, the poststop
+/// hooks (once prestart ran: the lifecycle goes on at "delete", as runc's
+/// destroy does) and the state directory.
 struct Guard {
     dir: Option<PathBuf>,
     cgroup: Option<Cgroup>,
     pid: Option<i32>,
-    criu_root: Option<PathBuf>,
+    poststop: Option<Vec<husk_spec::Hook>>,
+    /// The state the prestart hooks were given; empty until they ran.
+    state_json: String,
 }
 
 impl Drop for Guard {
@@ -412,19 +419,16 @@ impl Drop for Guard {
         if let Some(pid) = self.pid {
             crate::kill::kill_and_wait(pid);
         }
-        if let Some(r) = &self.criu_root {
-            unmount_criu_root(r);
-        }
         if let Some(cg) = &self.cgroup {
             if let Err(e) = crate::delete::remove_cgroup(cg, None) {
                 tracing::warn!("cleanup after failed restore: {e}");
             }
         }
-        if let Err(e) = std::fs::remove_dir_all(&dir) {
-            tracing::warn!(
-                "cleanup after failed restore: remove {}: {e}",
-                dir.display()
-            );
+        if let (Some(hooks), false) = (&self.poststop, self.state_json.is_empty()) {
+            hooks::run_all_warn("poststop", hooks, self.state_json.as_bytes());
+        }
+        if let Err(e) = crate::delete::remove_state_dir(&dir) {
+            tracing::warn!("cleanup after failed restore: {e}");
         }
     }
 }

@@ -114,10 +114,22 @@ pub fn version(criu: &Path) -> Result<Version, CriuError> {
     })
 }
 
-/// One `criu swrk` process and the caller's end of its socket.
+/// One `criu swrk` process and the caller's end of its socket. Dropped
+/// unfinished (an error before the request), CRIU sees EOF and exits; it
+/// is waited for.
 pub struct Session {
     sock: OwnedFd,
     child: Child,
+    waited: bool,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        if !self.waited {
+            let _ = shutdown(self.sock.as_raw_fd(), Shutdown::Both);
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Session {
@@ -166,7 +178,11 @@ impl Session {
             .map_err(|e| CriuError::io("start criu swrk", e))?;
         // Our copies of its end go now: a CRIU that dies gives EOF, not a hang.
         drop(high);
-        Ok(Session { sock: ours, child })
+        Ok(Session {
+            sock: ours,
+            child,
+            waited: false,
+        })
     }
 
     pub fn pid(&self) -> i32 {
@@ -281,6 +297,7 @@ impl Session {
 
     fn finish(&mut self, what: &'static str, ignore_status: bool) -> Result<(), CriuError> {
         let _ = shutdown(self.sock.as_raw_fd(), Shutdown::Write);
+        self.waited = true;
         let st = self
             .child
             .wait()

@@ -148,6 +148,8 @@ pub struct Opts {
     pub orphan_pts_master: Option<bool>,
     #[prost(string, optional, tag = "53")]
     pub lsm_profile: Option<String>,
+    #[prost(string, optional, tag = "63")]
+    pub lsm_mount_context: Option<String>,
 }
 
 #[derive(Clone, PartialEq, prost::Message)]

@@ -231,6 +231,7 @@ pub fn parse() -> Cli {
 }
 
 fn parse_from(args: Vec<OsString>) -> Cli {
+    let args = runc_single_dash(args);
     let Some(cmd) = lean_command(&args) else {
         return Cli::parse_from(args);
     };
@@ -241,6 +242,19 @@ fn parse_from(args: Vec<OsString>) -> Cli {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     }
+}
+
+/// runc's flag parser takes long options with one dash too, and callers
+/// rely on it: containerd's go-runc passes `-no-subreaper` to restore. The
+/// long options husk knows callers to send that way get their second dash.
+fn runc_single_dash(args: Vec<OsString>) -> Vec<OsString> {
+    const SINGLE_DASH: &[&str] = &["-no-subreaper"];
+    args.into_iter()
+        .map(|a| match a.to_str() {
+            Some(s) if SINGLE_DASH.contains(&s) => OsString::from(format!("-{s}")),
+            _ => a,
+        })
+        .collect()
 }
 
 /// The root command with only the subcommand named on the command line, or
@@ -455,6 +469,16 @@ mod tests {
                 a.console_socket,
                 a.criu.tcp_established
             ),
+        }
+    }
+
+    /// containerd's go-runc passes `-no-subreaper` with one dash.
+    #[test]
+    fn runc_single_dash_long_options() {
+        let cli = parse_from(os(&["husk", "restore", "-d", "-no-subreaper", "c1"]));
+        match cli.cmd {
+            Some(Cmd::Restore(a)) => assert!(a.no_subreaper && a.detach),
+            _ => panic!("not a restore"),
         }
     }
 

@@ -73,6 +73,12 @@ pub struct RestoreArgs {
     pub no_pivot: bool,
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// The LSM profile of the restored processes (CRIU 3.16 or later).
+    #[arg(long = "lsm-profile")]
+    pub lsm_profile: Option<String>,
+    /// The SELinux mount context of the restored mounts (CRIU 3.16 or later).
+    #[arg(long = "lsm-mount-context")]
+    pub lsm_mount_context: Option<String>,
     pub id: String,
 }
 
@@ -123,6 +129,8 @@ pub fn restore(root: &Path, systemd_cgroup: bool, a: &RestoreArgs) -> Result<i32
         pid_file: a.pid_file.as_deref().map(absolute).transpose()?,
         console_socket: a.console_socket.clone(),
         systemd_cgroup,
+        lsm_profile: a.lsm_profile.clone(),
+        lsm_mount_context: a.lsm_mount_context.clone(),
     };
     if !a.detach {
         container::block_forwarded_signals();

@@ -79,25 +79,38 @@ pub fn mask_paths(paths: &[PathBuf], mount_label: Option<&str>) -> Result<(), Ro
 /// outside the container's tree cannot be). After pivot_root, with /dev
 /// made. Left alone when the container's /dev/null is not the null device.
 pub fn reopen_dev_null() -> Result<(), RootfsError> {
-    let null = open(
-        Path::new("/dev/null"),
-        OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    );
-    let Ok(null) = null else { return Ok(()) };
-    // SAFETY: `open` just returned this descriptor; nothing else owns it.
-    let null = unsafe { OwnedFd::from_raw_fd(null) };
-    let Ok(own) = fstat(null.as_raw_fd()) else {
-        return Ok(());
-    };
     let is_null = |st: &nix::sys::stat::FileStat| {
         SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR
             && major(st.st_rdev) == 1
             && minor(st.st_rdev) == 3
     };
-    if !is_null(&own) {
+    // Looked at (O_PATH, no symlink followed) before it is opened: a
+    // planted node that is not the null device is never opened at all.
+    let Ok(path_fd) = open(
+        Path::new("/dev/null"),
+        OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
         return Ok(());
+    };
+    // SAFETY: `open` just returned this descriptor; nothing else owns it.
+    let path_fd = unsafe { OwnedFd::from_raw_fd(path_fd) };
+    match fstat(path_fd.as_raw_fd()) {
+        Ok(st) if is_null(&st) => {}
+        _ => return Ok(()),
     }
+    let Ok(null) = open(
+        proc_fd_path(&path_fd).as_path(),
+        OFlag::O_RDWR | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    ) else {
+        return Ok(());
+    };
+    // SAFETY: `open` just returned this descriptor; nothing else owns it.
+    let null = unsafe { OwnedFd::from_raw_fd(null) };
+    let Ok(own) = fstat(null.as_raw_fd()) else {
+        return Ok(());
+    };
     for fd in 0..3 {
         let Ok(st) = fstat(fd) else { continue };
         if is_null(&st) && (st.st_dev, st.st_ino) != (own.st_dev, own.st_ino) {

@@ -30,9 +30,10 @@ impl Problem {
     }
 }
 
-/// The problems found so far.
+/// The problems found so far, and the fields left out because they did
+/// not parse (rules that read them stay silent).
 #[derive(Debug, Default)]
-pub struct Problems(pub Vec<Problem>);
+pub struct Problems(pub Vec<Problem>, pub Vec<String>);
 
 impl Problems {
     pub fn error(&mut self, field: impl Into<String>, message: impl Into<String>) {
@@ -85,29 +86,44 @@ impl Problems {
 /// each top-level field (and each field of `linux`) that does not parse is
 /// reported and left out, and the rest is checked.
 pub fn parse_collecting(data: &[u8], out: &mut Problems) -> Option<Spec> {
+    let strict = match crate::parse_config(data) {
+        Ok(spec) => return Some(spec),
+        Err(e) => e,
+    };
     let mut v: Value = match serde_json::from_slice(data) {
         Ok(v) => v,
-        Err(e) => {
-            out.error("invalid JSON", e.to_string());
+        Err(_) => {
+            out.push_err(strict);
             return None;
         }
     };
-    if crate::parse_config(data).is_ok() {
-        return crate::parse_config(data).ok();
-    }
     let Some(obj) = v.as_object_mut() else {
         out.error("invalid JSON", "the document is not a JSON object");
         return None;
     };
-    let version = obj.get("ociVersion").cloned().unwrap_or(Value::Null);
+    let before = out.0.len();
+    if !obj.contains_key("ociVersion") {
+        out.error("ociVersion", "is required");
+        obj.insert("ociVersion".into(), Value::from("1.0.0"));
+    }
+    // Each part is parsed with a version of its own, so that a bad
+    // ociVersion is reported once, not with every part.
     let alone = |key: &str, value: &Value| {
         let mut doc = serde_json::Map::new();
-        doc.insert("ociVersion".into(), version.clone());
+        doc.insert("ociVersion".into(), Value::from("1.0.0"));
         doc.insert(key.into(), value.clone());
         crate::parse_config(Value::Object(doc).to_string().as_bytes())
     };
     let keys: Vec<String> = obj.keys().cloned().collect();
     for key in keys {
+        if key == "ociVersion" {
+            let doc = serde_json::json!({"ociVersion": obj[&key].clone()});
+            if let Err(e) = crate::parse_config(doc.to_string().as_bytes()) {
+                out.push_err(e);
+                obj.insert(key, Value::from("1.0.0"));
+            }
+            continue;
+        }
         // process and linux hold many independent fields: one level down.
         if key == "process" || key == "linux" {
             if let Some(sect) = obj.get_mut(&key).and_then(|l| l.as_object_mut()) {
@@ -116,20 +132,17 @@ pub fn parse_collecting(data: &[u8], out: &mut Problems) -> Option<Spec> {
                     let mut one = serde_json::Map::new();
                     one.insert(k.clone(), sect[&k].clone());
                     if key == "process" {
-                        // The fields process needs to parse at all.
-                        for (req, v) in [("cwd", "/"), ("args", "")] {
-                            if k != req {
-                                let v = if req == "args" {
-                                    serde_json::json!(["x"])
-                                } else {
-                                    Value::from(v)
-                                };
-                                one.insert(req.into(), v);
-                            }
+                        // What process needs to parse at all.
+                        if k != "cwd" {
+                            one.insert("cwd".into(), Value::from("/"));
+                        }
+                        if k != "args" {
+                            one.insert("args".into(), serde_json::json!(["x"]));
                         }
                     }
                     if let Err(e) = alone(&key, &Value::Object(one)) {
                         out.push_err(e);
+                        out.1.push(format!("{key}.{k}"));
                         sect.remove(&k);
                     }
                 }
@@ -138,17 +151,48 @@ pub fn parse_collecting(data: &[u8], out: &mut Problems) -> Option<Spec> {
         }
         if let Err(e) = alone(&key, &obj[&key]) {
             out.push_err(e);
+            out.1.push(key.clone());
             obj.remove(&key);
         }
+    }
+    if out.0.len() == before {
+        // Wrong only as a whole (a duplicate key, which a Value hides).
+        out.push_err(strict);
+        return None;
     }
     match crate::parse_config(v.to_string().as_bytes()) {
         Ok(s) => Some(s),
         Err(e) => {
-            // A whole that fails where no part did (ociVersion itself).
             out.push_err(e);
             None
         }
     }
+}
+
+/// Whether a rule's problem at `field` follows from a field left out
+/// because it did not parse (its second error, or a rule that reads it).
+pub(crate) fn follows_from_removed(field: &str, removed: &[String]) -> bool {
+    removed.iter().any(|r| {
+        let own = field == r
+            || field.starts_with(&format!("{r}."))
+            || field.starts_with(&format!("{r}["));
+        let reads = match r.as_str() {
+            "linux.namespaces" | "linux" => [
+                "hostname",
+                "linux.maskedPaths",
+                "linux.readonlyPaths",
+                "linux.timeOffsets",
+                "linux.uidMappings",
+                "linux.netDevices",
+            ]
+            .iter()
+            .any(|d| field == *d || field.starts_with(&format!("{d}."))),
+            "root" => field == "root",
+            "process" => field.starts_with("process"),
+            _ => false,
+        };
+        own || reads
+    })
 }
 
 /// `process.rlimits[0].type` -> `/process/rlimits/0/type`; a key holding a
@@ -171,7 +215,16 @@ pub fn pointer(field: &str) -> String {
         };
         push_seg(&mut out, seg);
         rest = tail;
-        if ["sysctl", "annotations", "netDevices", "timeOffsets"].contains(&seg) {
+        if [
+            "sysctl",
+            "annotations",
+            "netDevices",
+            "timeOffsets",
+            "unified",
+            "rdma",
+        ]
+        .contains(&seg)
+        {
             if let Some(key) = rest.strip_prefix('.') {
                 // netDevices.<name>.name: the last ".name" is a sub-field.
                 let (k, sub) = match (seg, key.rsplit_once('.')) {
@@ -186,7 +239,11 @@ pub fn pointer(field: &str) -> String {
             }
         }
         if let Some(r) = rest.strip_prefix('[') {
-            let (idx, after) = r.split_once(']').unwrap_or((r, ""));
+            // [3], or a quoted map key: ["memory.max"]
+            let (idx, after) = match r.strip_prefix('"').and_then(|q| q.split_once("\"]")) {
+                Some((key, after)) => (key, after),
+                None => r.split_once(']').unwrap_or((r, "")),
+            };
             push_seg(&mut out, idx);
             rest = after;
         }
@@ -279,6 +336,40 @@ mod tests {
     }
 
     #[test]
+    fn a_duplicate_key_is_reported() {
+        let text =
+            r#"{"ociVersion": "1.2.0", "hostname": "a", "hostname": "b", "root": {"path": "r"}}"#;
+        let mut out = Problems::default();
+        assert!(parse_collecting(text.as_bytes(), &mut out).is_none());
+        assert_eq!(out.0.len(), 1, "{:?}", out.0);
+        assert!(out.0[0].message.contains("duplicate"), "{:?}", out.0);
+    }
+
+    #[test]
+    fn a_bad_version_is_one_problem_and_a_bad_field_hides_no_other() {
+        let mut v = base();
+        v.as_object_mut().unwrap().remove("ociVersion");
+        v["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "bogus"}]);
+        v["hostname"] = json!("h");
+        v["linux"]["maskedPaths"] = json!(["/proc/kcore"]);
+        v["process"]["cwd"] = json!(5);
+        v["process"]["env"] = json!(["NOEQUALS"]);
+        let got: Vec<String> = problems(&v).into_iter().map(|(p, _)| p).collect();
+        let mut sorted = got.clone();
+        sorted.sort();
+        assert_eq!(
+            sorted,
+            [
+                "/linux/namespaces/1/type",
+                "/ociVersion",
+                "/process/cwd",
+                "/process/env/0"
+            ],
+            "{got:?}"
+        );
+    }
+
+    #[test]
     fn validate_is_the_first_error_of_check() {
         let mut v = base();
         v["process"]["cwd"] = json!("rel");
@@ -315,5 +406,13 @@ mod tests {
         assert_eq!(pointer("annotations.a/b"), "/annotations/a~1b");
         assert_eq!(pointer("invalid JSON"), "");
         assert_eq!(pointer("hooks.prestart[0].path"), "/hooks/prestart/0/path");
+        assert_eq!(
+            pointer("linux.resources.unified[\"memory.max\"]"),
+            "/linux/resources/unified/memory.max"
+        );
+        assert_eq!(
+            pointer("linux.resources.unified.memory.max"),
+            "/linux/resources/unified/memory.max"
+        );
     }
 }

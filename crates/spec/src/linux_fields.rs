@@ -300,6 +300,12 @@ pub fn validate_process_fields(p: &Process) -> Result<(), SpecError> {
 
 /// Every problem of a process's own fields.
 pub fn check_process_fields(p: &Process, out: &mut Problems) {
+    check_rlimits(p, out);
+    check_process_attrs(p, out);
+}
+
+/// `process.rlimits`: known names, soft <= hard, each once.
+pub(crate) fn check_rlimits(p: &Process, out: &mut Problems) {
     let mut seen = BTreeSet::new();
     for (i, r) in p.rlimits.iter().enumerate() {
         if !RLIMIT_NAMES.contains(&r.typ.as_str()) {
@@ -324,6 +330,10 @@ pub fn check_process_fields(p: &Process, out: &mut Problems) {
             );
         }
     }
+}
+
+/// `process.scheduler`, `process.ioPriority`, `process.execCPUAffinity`.
+fn check_process_attrs(p: &Process, out: &mut Problems) {
     if let Some(s) = &p.scheduler {
         out.take(validate_scheduler(s));
     }
@@ -337,7 +347,8 @@ pub fn check_process_fields(p: &Process, out: &mut Problems) {
 
 pub(crate) fn check(spec: &Spec, out: &mut Problems) {
     if let Some(p) = &spec.process {
-        check_process_fields(p, out);
+        // (rlimits come earlier, with the process's basic fields)
+        check_process_attrs(p, out);
     }
     let Some(linux) = &spec.linux else {
         return;

@@ -18,6 +18,19 @@ pub fn validate(spec: &Spec) -> Result<(), SpecError> {
 
 /// Every problem of the config alone (no host is looked at).
 pub fn check(spec: &Spec, out: &mut Problems) {
+    let before = out.0.len();
+    rules(spec, out);
+    // Silent about fields left out because they did not parse.
+    let removed = std::mem::take(&mut out.1);
+    let mut i = 0;
+    out.0.retain(|p| {
+        i += 1;
+        i <= before || !crate::check::follows_from_removed(&p.field, &removed)
+    });
+    out.1 = removed;
+}
+
+fn rules(spec: &Spec, out: &mut Problems) {
     out.take(validate_version(&spec.oci_version));
     match &spec.root {
         None => out.error("root", "is required on Linux"),
@@ -50,6 +63,7 @@ pub fn check(spec: &Spec, out: &mut Problems) {
                 );
             }
         }
+        crate::linux_fields::check_rlimits(p, out);
     }
     let hooks = spec.hooks.iter().flat_map(|h| {
         [
