@@ -119,8 +119,9 @@ fn spec_rootless_maps_the_current_user() {
         ns.iter().any(|n| n["type"] == "user"),
         "a rootless spec needs a user namespace: {config}"
     );
-    // SAFETY: geteuid and getegid take no arguments and cannot fail.
+    // SAFETY: geteuid takes no arguments and cannot fail.
     let euid = unsafe { libc::geteuid() };
+    // SAFETY: getegid takes no arguments and cannot fail.
     let egid = unsafe { libc::getegid() };
     for (key, host) in [("uidMappings", euid), ("gidMappings", egid)] {
         let maps = config["linux"][key].as_array().cloned().unwrap_or_default();

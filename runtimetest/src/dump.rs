@@ -869,9 +869,10 @@ fn mount_ro(path: &str) -> String {
     let Ok(c) = CString::new(path) else {
         return "error EINVAL".to_string();
     };
-    // SAFETY: statvfs is plain data (all zeroes valid); `c` is a valid C
-    // string and `st` a writable statvfs for the call's duration.
+    // SAFETY: statvfs is plain data (all zeroes valid).
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid C string and `st` a writable statvfs for the
+    // call's duration.
     if unsafe { libc::statvfs(c.as_ptr(), &mut st) } != 0 {
         return err_text(&io::Error::last_os_error());
     }

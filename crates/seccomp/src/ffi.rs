@@ -83,7 +83,7 @@ fn open_lib() -> Result<Lib, String> {
             Ok(p)
         }
     };
-    // SAFETY (each transmute): the symbol is libseccomp's function of that
+    // SAFETY: for each transmute, the symbol is libseccomp's function of that
     // name, whose C prototype (seccomp.h, API level 2.5) the fn type
     // matches exactly.
     unsafe {
