@@ -31,6 +31,7 @@ E2E_RESULTS=$(cd "$E2E_RESULTS" && pwd)
 export E2E_TMP
 E2E_TMP=$(mktemp -d /tmp/husk-e2e.XXXXXX)
 chmod 755 "$E2E_TMP" # user-namespaced containers (uid 100000) traverse it
+touch "$E2E_TMP/started" # what the suite's engines leave is newer than this
 export IMG_P=localhost/husk-busybox:latest
 
 export HUSK_REAL=$HUSK
@@ -56,6 +57,10 @@ cleanup() {
     (. "$E2E/ctr.sh"; ctr_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
     (. "$E2E/docker.sh"; docker_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
     (. "$E2E/rootless.sh"; rootless_cleanup) >>"$E2E_RESULTS/cleanup.log" 2>&1
+    # ctr leaves the fifo directories of detached execs (bg-stdin, …)
+    # under the default /run/containerd/fifo: only those made since we began
+    find /run/containerd/fifo -mindepth 1 -maxdepth 1 -type d -newer "$E2E_TMP/started" \
+        -exec rm -rf {} + 2>/dev/null
     # vfs/overlay leftovers mounted under the temp dir
     grep -o " $E2E_TMP[^ ]*" /proc/self/mounts | sort -r | while read -r m; do umount -l "$m"; done
     if [ "${E2E_KEEP:-0}" != 1 ]; then rm -rf "$E2E_TMP"; fi
