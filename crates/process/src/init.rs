@@ -160,8 +160,9 @@ fn setup_rootfs(
     // spec), so the rootfs is set up there under a private bind of itself
     // and entered with chroot; delete detaches that bind.
     if plan.joins(NamespaceType::Mount) {
-        // pivot_root there would move every process of that namespace.
-        return Err("linux.namespaces: joining a mount namespace by path is not supported; leave mount out (the runtime's namespace) or let husk make one".into());
+        // Refused with the config (husk_spec::check): pivot_root there
+        // would move every process of that namespace. Kept as a guard.
+        return Err("internal: a mount namespace joined by path reached the init".into());
     }
     let own_mntns = plan.creates(NamespaceType::Mount);
     let rootfs = args.rootfs.as_path();

@@ -122,6 +122,15 @@ fn check_linux(linux: &crate::types::Linux, out: &mut Problems) {
                     format!("{p:?} is not an absolute path"),
                 );
             }
+            if ns.typ == NamespaceType::Mount {
+                // pivot_root there would move every process of that
+                // namespace (husk's own limit; runc pivots into it).
+                out.error(
+                    format!("linux.namespaces[{i}].path"),
+                    "joining a mount namespace by path is not supported; leave mount out \
+                     (the runtime's namespace) or let husk make one",
+                );
+            }
         }
     }
     let has_user = seen.contains(&NamespaceType::User);
@@ -282,6 +291,18 @@ mod tests {
         c["mounts"] = serde_json::json!([{"destination": "proc", "type": "proc"}]);
         let e = check(c).unwrap_err().to_string();
         assert!(e.contains("mounts[0].destination"), "{e}");
+    }
+
+    #[test]
+    fn joining_a_mount_namespace_by_path_is_refused() {
+        let mut c = minimal();
+        c["linux"]["namespaces"] =
+            serde_json::json!([{"type": "pid"}, {"type": "mount", "path": "/proc/1/ns/mnt"}]);
+        let e = check(c).unwrap_err().to_string();
+        assert!(
+            e.contains("linux.namespaces[1].path") && e.contains("mount namespace"),
+            "{e}"
+        );
     }
 
     #[test]
