@@ -67,6 +67,7 @@ e2e: build
 # cgroup-v2 VM, whose kernel CRIU 3.17 accepts (hack/e2e/criu.sh).
 .PHONY: e2e-criu
 e2e-criu: build
+	hack/e2e/deps.sh
 	hack/vm/run.sh --timeout 900 -- env E2E_SKIP_DEPS=1 HUSK=$(HUSK) hack/e2e/run.sh criu
 
 # make corpus: run the e2e scenarios with a wrapper that saves every config

@@ -3,7 +3,7 @@
 # (run as root). Quick when everything is already there.
 set -euo pipefail
 
-packages=(busybox-static jq gcc libc6-dev make pkg-config python3 binutils runc libseccomp2 golang-github-containers-common uidmap)
+packages=(busybox-static jq gcc libc6-dev make pkg-config python3 binutils runc libseccomp2 golang-github-containers-common uidmap criu util-linux)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

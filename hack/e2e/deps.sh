@@ -2,7 +2,7 @@
 # Installs the engines the e2e suite drives (Debian 12, as root). Quick when
 # everything is already there.
 set -euo pipefail
-packages=(podman conmon containerd docker.io skopeo umoci uidmap slirp4netns fuse-overlayfs
+packages=(podman conmon containerd docker.io skopeo umoci uidmap slirp4netns fuse-overlayfs criu
     containernetworking-plugins busybox-static runc util-linux bsdutils iproute2
     python3-grpcio python3-protobuf)
 missing=()
