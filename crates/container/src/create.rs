@@ -6,7 +6,6 @@ use husk_cgroups::Cgroup;
 use husk_process::{hooks, launch, InitArgs, Parent};
 use husk_spec::Spec;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -76,19 +75,7 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         )));
     }
 
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&opts.root)
-        .map_err(|e| ContainerError::io("create state root", &opts.root, e))?;
-    let dir = opts.root.join(&opts.id);
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(ContainerError::Exists(opts.id.clone()))
-        }
-        Err(e) => return Err(ContainerError::io("create state dir", &dir, e)),
-    }
+    let dir = crate::state::make_dir(&opts.root, &opts.id)?;
     // From here on the guard removes everything on failure.
     let mut guard = Guard {
         dir: dir.clone(),

@@ -88,19 +88,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         o.lsm_mount_context = opts.lsm_mount_context.clone();
     }
 
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(&opts.root)
-        .map_err(|e| ContainerError::io("create state root", &opts.root, e))?;
-    let dir = opts.root.join(&opts.id);
-    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            return Err(ContainerError::Exists(opts.id.clone()))
-        }
-        Err(e) => return Err(ContainerError::io("create state dir", &dir, e)),
-    }
+    let dir = crate::state::make_dir(&opts.root, &opts.id)?;
     let mut guard = Guard {
         dir: Some(dir.clone()),
         cgroup: None,

@@ -136,6 +136,25 @@ pub(crate) fn lock_dir(dir: &Path, id: &str) -> Result<DirHandle, ContainerError
     Ok(DirHandle::Locked(locked))
 }
 
+/// Makes `<root>` (0700, if missing) and the container's own directory
+/// `<root>/<id>` (0700), which must not exist: create's and restore's start.
+pub(crate) fn make_dir(root: &Path, id: &str) -> Result<PathBuf, ContainerError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .map_err(|e| ContainerError::io("create state root", root, e))?;
+    let dir = root.join(id);
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(ContainerError::Exists(id.to_string()))
+        }
+        Err(e) => Err(ContainerError::io("create state dir", &dir, e)),
+    }
+}
+
 /// Opens and locks `<root>/<id>`.
 pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
     crate::validate_id(id)?;
