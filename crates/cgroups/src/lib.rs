@@ -14,6 +14,8 @@ mod fs;
 mod mountinfo;
 mod resolve;
 mod resources;
+#[cfg(test)]
+mod state_tests;
 pub mod stats;
 mod systemd;
 mod v1;
@@ -457,10 +459,10 @@ mod tests {
     use husk_spec::{Cpu, Memory, Pids};
 
     /// A scratch directory standing in for cgroupfs, removed on drop.
-    struct Scratch(PathBuf);
+    pub(crate) struct Scratch(pub(crate) PathBuf);
 
     impl Scratch {
-        fn new(name: &str) -> Self {
+        pub(crate) fn new(name: &str) -> Self {
             let dir =
                 std::env::temp_dir().join(format!("husk-cgroups-{name}-{}", std::process::id()));
             let _ = std::fs::remove_dir_all(&dir);
