@@ -3,34 +3,22 @@
 //! are no-ops, and several conditions on one argument become one rule each
 //! (seccomp can only AND conditions within a rule).
 
+use crate::abi::*;
 use crate::ffi::{self, ArgCmp, Filter};
 use crate::SeccompError;
 use husk_spec::{Seccomp, SeccompArg, SeccompSyscall};
 
-const ACT_KILL_PROCESS: u32 = 0x8000_0000;
-const ACT_KILL_THREAD: u32 = 0x0000_0000;
-const ACT_TRAP: u32 = 0x0003_0000;
-const ACT_ERRNO: u32 = 0x0005_0000;
-const ACT_TRACE: u32 = 0x7ff0_0000;
-const ACT_LOG: u32 = 0x7ffc_0000;
-const ACT_ALLOW: u32 = 0x7fff_0000;
-const ACT_NOTIFY: u32 = 0x7fc0_0000;
-
-pub const FLAG_TSYNC: u32 = 1;
-pub const FLAG_LOG: u32 = 2;
-pub const FLAG_SPEC_ALLOW: u32 = 4;
-pub const FLAG_NEW_LISTENER: u32 = 8;
-pub const FLAG_TSYNC_ESRCH: u32 = 16;
-pub const FLAG_WAIT_KILLABLE_RECV: u32 = 32;
-
 /// The filter flags the spec names, as `husk features` reports them.
 pub const KNOWN_FLAGS: [(&str, u32); 4] = [
-    ("SECCOMP_FILTER_FLAG_TSYNC", FLAG_TSYNC),
-    ("SECCOMP_FILTER_FLAG_LOG", FLAG_LOG),
-    ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", FLAG_SPEC_ALLOW),
+    ("SECCOMP_FILTER_FLAG_TSYNC", SECCOMP_FILTER_FLAG_TSYNC),
+    ("SECCOMP_FILTER_FLAG_LOG", SECCOMP_FILTER_FLAG_LOG),
+    (
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+        SECCOMP_FILTER_FLAG_SPEC_ALLOW,
+    ),
     (
         "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV",
-        FLAG_WAIT_KILLABLE_RECV,
+        SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
     ),
 ];
 
@@ -90,19 +78,19 @@ pub struct Program {
 
 impl Program {
     pub fn notifies(&self) -> bool {
-        self.flags & FLAG_NEW_LISTENER != 0
+        self.flags & SECCOMP_FILTER_FLAG_NEW_LISTENER != 0
     }
 
     pub fn instructions(&self) -> usize {
-        self.bpf.len() / 8
+        self.bpf.len() / SOCK_FILTER_SIZE
     }
 }
 
 /// An action's value; `errno` is errnoRet (EPERM when absent, as runc).
-fn action(name: &str, errno: Option<u32>, field: &str) -> Result<u32, SeccompError> {
+pub(crate) fn action(name: &str, errno: Option<u32>, field: &str) -> Result<u32, SeccompError> {
     let ret = |base: u32| -> Result<u32, SeccompError> {
         let e = errno.unwrap_or(libc::EPERM as u32);
-        if e > 0xffff {
+        if e > SECCOMP_RET_DATA {
             return Err(SeccompError::Field {
                 field: field.replace("action", "errnoRet"),
                 reason: format!("{e} does not fit seccomp's 16-bit return value"),
@@ -111,14 +99,14 @@ fn action(name: &str, errno: Option<u32>, field: &str) -> Result<u32, SeccompErr
         Ok(base | e)
     };
     Ok(match name {
-        "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => ACT_KILL_THREAD,
-        "SCMP_ACT_KILL_PROCESS" => ACT_KILL_PROCESS,
-        "SCMP_ACT_TRAP" => ACT_TRAP,
-        "SCMP_ACT_ERRNO" => ret(ACT_ERRNO)?,
-        "SCMP_ACT_TRACE" => ret(ACT_TRACE)?,
-        "SCMP_ACT_ALLOW" => ACT_ALLOW,
-        "SCMP_ACT_LOG" => ACT_LOG,
-        "SCMP_ACT_NOTIFY" => ACT_NOTIFY,
+        "SCMP_ACT_KILL" | "SCMP_ACT_KILL_THREAD" => SCMP_ACT_KILL_THREAD,
+        "SCMP_ACT_KILL_PROCESS" => SCMP_ACT_KILL_PROCESS,
+        "SCMP_ACT_TRAP" => SCMP_ACT_TRAP,
+        "SCMP_ACT_ERRNO" => ret(SCMP_ACT_ERRNO)?,
+        "SCMP_ACT_TRACE" => ret(SCMP_ACT_TRACE)?,
+        "SCMP_ACT_ALLOW" => SCMP_ACT_ALLOW,
+        "SCMP_ACT_LOG" => SCMP_ACT_LOG,
+        "SCMP_ACT_NOTIFY" => SCMP_ACT_NOTIFY,
         other => {
             return Err(SeccompError::Field {
                 field: field.to_string(),
@@ -128,15 +116,15 @@ fn action(name: &str, errno: Option<u32>, field: &str) -> Result<u32, SeccompErr
     })
 }
 
-fn operator(name: &str, field: &str) -> Result<u32, SeccompError> {
+pub(crate) fn operator(name: &str, field: &str) -> Result<u32, SeccompError> {
     Ok(match name {
-        "SCMP_CMP_NE" => ffi::CMP_NE,
-        "SCMP_CMP_LT" => ffi::CMP_LT,
-        "SCMP_CMP_LE" => ffi::CMP_LE,
-        "SCMP_CMP_EQ" => ffi::CMP_EQ,
-        "SCMP_CMP_GE" => ffi::CMP_GE,
-        "SCMP_CMP_GT" => ffi::CMP_GT,
-        "SCMP_CMP_MASKED_EQ" => ffi::CMP_MASKED_EQ,
+        "SCMP_CMP_NE" => SCMP_CMP_NE,
+        "SCMP_CMP_LT" => SCMP_CMP_LT,
+        "SCMP_CMP_LE" => SCMP_CMP_LE,
+        "SCMP_CMP_EQ" => SCMP_CMP_EQ,
+        "SCMP_CMP_GE" => SCMP_CMP_GE,
+        "SCMP_CMP_GT" => SCMP_CMP_GT,
+        "SCMP_CMP_MASKED_EQ" => SCMP_CMP_MASKED_EQ,
         other => {
             return Err(SeccompError::Field {
                 field: field.to_string(),
@@ -146,7 +134,7 @@ fn operator(name: &str, field: &str) -> Result<u32, SeccompError> {
     })
 }
 
-fn arch(name: &str, field: &str) -> Result<u32, SeccompError> {
+pub(crate) fn arch(name: &str, field: &str) -> Result<u32, SeccompError> {
     name.strip_prefix("SCMP_ARCH_")
         .and_then(|a| ffi::arch_token(&a.to_ascii_lowercase()))
         .ok_or_else(|| SeccompError::Field {
@@ -170,14 +158,14 @@ fn flags(s: &Seccomp, notify: bool) -> Result<u32, SeccompError> {
     }
     if !notify {
         // Only meaningful for a listener; the kernel refuses it without one.
-        out &= !FLAG_WAIT_KILLABLE_RECV;
+        out &= !SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     }
     if notify {
-        out |= FLAG_NEW_LISTENER;
+        out |= SECCOMP_FILTER_FLAG_NEW_LISTENER;
         // The kernel refuses TSYNC with a listener unless a failed thread
         // sync is reported as ESRCH instead of a thread id.
-        if out & FLAG_TSYNC != 0 {
-            out |= FLAG_TSYNC_ESRCH;
+        if out & SECCOMP_FILTER_FLAG_TSYNC != 0 {
+            out |= SECCOMP_FILTER_FLAG_TSYNC_ESRCH;
         }
     }
     Ok(out)
@@ -232,7 +220,7 @@ pub fn compile(s: &Seccomp) -> Result<(Program, Skipped), SeccompError> {
         s.default_errno_ret,
         "linux.seccomp.defaultAction",
     )?;
-    if default == ACT_NOTIFY {
+    if default == SCMP_ACT_NOTIFY {
         return Err(SeccompError::Field {
             field: "linux.seccomp.defaultAction".into(),
             reason: "SCMP_ACT_NOTIFY cannot be the default action".into(),
@@ -282,9 +270,9 @@ pub fn compile(s: &Seccomp) -> Result<(Program, Skipped), SeccompError> {
         bpf,
         flags: flags(s, notify)?,
     };
-    if program.instructions() > 4096 {
+    if program.instructions() > BPF_MAXINSNS {
         return Err(SeccompError::Compile(format!(
-            "the filter has {} instructions, over the kernel's limit of 4096",
+            "the filter has {} instructions, over the kernel's limit of {BPF_MAXINSNS}",
             program.instructions()
         )));
     }
@@ -305,7 +293,7 @@ fn add_syscall_rules(
     if act == default {
         return Ok(false); // a no-op, which libseccomp would refuse
     }
-    if act == ACT_NOTIFY {
+    if act == SCMP_ACT_NOTIFY {
         // husk's init reports the listener over its channel with sendmsg
         // after loading the filter: notifying that call would deadlock.
         if let Some(n) = sc.names.iter().find(|n| n.as_str() == "sendmsg") {
@@ -329,5 +317,5 @@ fn add_syscall_rules(
                 })?;
         }
     }
-    Ok(act == ACT_NOTIFY)
+    Ok(act == SCMP_ACT_NOTIFY)
 }

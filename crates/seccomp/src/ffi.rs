@@ -4,6 +4,7 @@
 //! itself (see `load`), so the library never touches the calling process's
 //! seccomp state.
 
+use crate::abi;
 use std::ffi::{c_char, c_int, c_uint, c_void, CString};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
@@ -15,18 +16,6 @@ pub struct ArgCmp {
     pub datum_a: u64,
     pub datum_b: u64,
 }
-
-pub const CMP_NE: c_uint = 1;
-pub const CMP_LT: c_uint = 2;
-pub const CMP_LE: c_uint = 3;
-pub const CMP_EQ: c_uint = 4;
-pub const CMP_GE: c_uint = 5;
-pub const CMP_GT: c_uint = 6;
-pub const CMP_MASKED_EQ: c_uint = 7;
-
-/// SCMP_FLTATR_CTL_NNP: libseccomp must not set no_new_privs (it never
-/// loads here, but the attribute is part of the filter's state).
-const ATTR_CTL_NNP: c_int = 3;
 
 type InitFn = unsafe extern "C" fn(u32) -> *mut c_void;
 type ReleaseFn = unsafe extern "C" fn(*mut c_void);
@@ -132,9 +121,9 @@ pub fn syscall_number(name: &str) -> Option<c_int> {
     let lib = lib().ok()?;
     // SAFETY: as in `arch_token`.
     let n = unsafe { (lib.syscall_resolve_name)(c.as_ptr()) };
-    // __NR_SCMP_ERROR is -1; other negative numbers are libseccomp's
-    // pseudo-syscalls for names that exist on another architecture.
-    (n != -1).then_some(n)
+    // Other negative numbers are libseccomp's pseudo-syscalls for names
+    // that exist on another architecture.
+    (n != abi::NR_SCMP_ERROR).then_some(n)
 }
 
 /// An owned libseccomp filter context.
@@ -152,8 +141,10 @@ impl Filter {
         let ctx = std::ptr::NonNull::new(ctx)
             .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
         let f = Filter { lib, ctx };
+        // libseccomp must not set no_new_privs (it never loads here, but
+        // the attribute is part of the filter's state).
         // SAFETY: `ctx` is a live context owned by `f`.
-        check(unsafe { (lib.attr_set)(f.ctx.as_ptr(), ATTR_CTL_NNP, 0) })?;
+        check(unsafe { (lib.attr_set)(f.ctx.as_ptr(), abi::SCMP_FLTATR_CTL_NNP, 0) })?;
         Ok(f)
     }
 

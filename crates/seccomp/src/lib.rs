@@ -6,11 +6,14 @@
 //! runs in husk before any process is forked; the container side only
 //! makes one seccomp(2) call.
 
+mod abi;
+mod cache;
 pub(crate) mod compile;
 mod ffi;
 mod load;
 mod notify;
 
+pub use cache::{binary_identity, compile_cached, set_binary_identity};
 pub use compile::{
     compile, Program, Skipped, KNOWN_ACTIONS, KNOWN_ARCHES, KNOWN_FLAGS, KNOWN_OPERATORS,
 };
@@ -24,7 +27,16 @@ pub enum SeccompError {
     Field { field: String, reason: String },
     #[error("linux.seccomp: {0}")]
     Compile(String),
+    /// The compiled-program cache could not be written (a miss still
+    /// compiles, so this is only ever logged).
+    #[error("seccomp cache: write {}: {source}", path.display())]
+    Cache {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
+#[cfg(test)]
+mod header_tests;
 #[cfg(test)]
 mod tests;

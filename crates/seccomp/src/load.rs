@@ -1,10 +1,12 @@
 //! Loading a compiled program into the calling thread (the container side,
 //! right before exec).
 
+use crate::abi::{
+    SECCOMP_FILTER_FLAG_NEW_LISTENER, SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV,
+    SECCOMP_SET_MODE_FILTER,
+};
 use crate::Program;
 use std::os::fd::{FromRawFd, OwnedFd};
-
-const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;
 
 /// Loads `p`; with a NOTIFY rule, returns the listener fd. Errors are one
 /// line for the user ("linux.seccomp: load the filter: ...").
@@ -65,9 +67,8 @@ pub fn supported_flags() -> Vec<&'static str> {
 
 /// WAIT_KILLABLE_RECV is only accepted with a listener.
 fn probe_flags(bit: u32) -> u32 {
-    use crate::compile::{FLAG_NEW_LISTENER, FLAG_WAIT_KILLABLE_RECV};
-    if bit == FLAG_WAIT_KILLABLE_RECV {
-        bit | FLAG_NEW_LISTENER
+    if bit == SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV {
+        bit | SECCOMP_FILTER_FLAG_NEW_LISTENER
     } else {
         bit
     }
