@@ -2,8 +2,8 @@
 //! kernel reports every task frozen (a write only starts the freezing).
 
 use crate::fs::{read_value, write};
-use crate::resolve::Version;
-use crate::{Cgroup, CgroupError};
+use crate::{Cgroup, CgroupError, Driver};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// How long a freeze may take before it is undone and reported; runc gives
@@ -14,7 +14,7 @@ const FREEZE_BOUND: Duration = Duration::from_secs(10);
 impl Cgroup {
     /// Freezes every process of the container and waits until it is.
     pub fn freeze(&self) -> Result<(), CgroupError> {
-        let Some(h) = self.freezer() else {
+        let Some((h, freeze_once)) = self.freezer() else {
             return Err(CgroupError::Host(
                 "pause: the freezer controller is not available on this host".into(),
             ));
@@ -22,21 +22,7 @@ impl Cgroup {
         let deadline = Instant::now() + FREEZE_BOUND;
         let mut nap = Duration::from_micros(100);
         loop {
-            let frozen = match self.version {
-                Version::V1 => {
-                    // Writing FROZEN again nudges tasks that were in the
-                    // middle of forking when the first write came.
-                    write(&h, "freezer.state", "FROZEN")?;
-                    read_value(&h, "freezer.state")? == "FROZEN"
-                }
-                Version::V2 => {
-                    write(&h, "cgroup.freeze", "1")?;
-                    crate::fs::read(&h.join("cgroup.events"))?
-                        .lines()
-                        .any(|l| l.trim() == "frozen 1")
-                }
-            };
-            if frozen {
+            if freeze_once(&h)? {
                 return Ok(());
             }
             if Instant::now() >= deadline {
@@ -52,27 +38,44 @@ impl Cgroup {
         }
     }
 
-    /// The directory whose freezer file controls the container.
     /// The directory whose freezer holds the container, for CRIU to
     /// freeze through.
-    pub fn freezer_dir(&self) -> Option<std::path::PathBuf> {
-        self.freezer()
+    pub fn freezer_dir(&self) -> Option<PathBuf> {
+        self.freezer().map(|(dir, _)| dir)
     }
 
     /// v1's freezer hierarchy, or v2's own directory when it has
-    /// cgroup.freeze.
-    fn freezer(&self) -> Option<std::path::PathBuf> {
-        match self.version {
-            Version::V1 => self
+    /// cgroup.freeze; with the step that freezes it.
+    fn freezer(&self) -> Option<(PathBuf, FreezeOnce)> {
+        match self.driver {
+            Driver::V1 => self
                 .hierarchies
                 .iter()
                 .find(|h| h.has("freezer"))
-                .map(|h| h.dir.clone()),
-            Version::V2 => self
+                .map(|h| (h.dir.clone(), freeze_v1 as FreezeOnce)),
+            Driver::V2 | Driver::Systemd(_) => self
                 .hierarchies
                 .first()
                 .map(|h| h.dir.clone())
-                .filter(|d| d.join("cgroup.freeze").exists()),
+                .filter(|d| d.join("cgroup.freeze").exists())
+                .map(|d| (d, freeze_v2 as FreezeOnce)),
         }
     }
+}
+
+/// Asks the kernel to freeze the cgroup in `dir`; true once it is frozen.
+type FreezeOnce = fn(&Path) -> Result<bool, CgroupError>;
+
+fn freeze_v1(dir: &Path) -> Result<bool, CgroupError> {
+    // Writing FROZEN again nudges tasks that were in the middle of forking
+    // when the first write came.
+    write(dir, "freezer.state", "FROZEN")?;
+    Ok(read_value(dir, "freezer.state")? == "FROZEN")
+}
+
+fn freeze_v2(dir: &Path) -> Result<bool, CgroupError> {
+    write(dir, "cgroup.freeze", "1")?;
+    Ok(crate::fs::read(&dir.join("cgroup.events"))?
+        .lines()
+        .any(|l| l.trim() == "frozen 1"))
 }

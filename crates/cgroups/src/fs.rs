@@ -68,6 +68,14 @@ pub(crate) fn mkdir_p(dir: &Path, made: &mut Vec<PathBuf>) -> Result<(), CgroupE
     }
 }
 
+/// [`mkdir_p`] of the container's directory in every hierarchy.
+pub(crate) fn mkdir_all(hs: &[Hierarchy], made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
+    for h in hs {
+        mkdir_p(&h.dir, made)?;
+    }
+    Ok(())
+}
+
 fn mkdir_p_once(dir: &Path, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
     let mut missing = Vec::new();
     let mut d = dir;

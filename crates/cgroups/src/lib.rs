@@ -29,8 +29,7 @@ use husk_spec::Resources;
 use serde::{Deserialize, Serialize};
 
 pub use error::CgroupError;
-use resolve::{Hierarchy, Version};
-use resources::{Limits, Mode};
+use resolve::{first, Hierarchy, Version};
 
 /// Where a container's cgroups live: on v1 one directory per mounted
 /// hierarchy (named ones and a hybrid host's cgroup2 mount included, as runc
@@ -42,29 +41,95 @@ use resources::{Limits, Mode};
 /// state saved before then still lets destroy() clean up a create() that was
 /// killed half way, from the list of directories missing at resolve() time.
 #[derive(Debug, Serialize, Deserialize)]
+#[serde(from = "Saved", into = "Saved")]
 pub struct Cgroup {
-    version: Version,
+    /// Decided once, by resolve() or resolve_systemd().
+    driver: Driver,
     hierarchies: Vec<Hierarchy>,
     /// Directories missing when resolve() ran, in creation order.
-    #[serde(default)]
     planned: Vec<PathBuf>,
     /// Directories create() made, in creation order; `None` until create()
     /// returns. A Mutex because create() takes `&self`.
-    #[serde(default)]
     created: Mutex<Option<Vec<PathBuf>>>,
-    /// The systemd driver's scope (`--systemd-cgroup`), if that made it.
+}
+
+/// The manager that places the container in its cgroups. Each operation of
+/// [`Cgroup`] matches on it once and goes on in that driver's module.
+#[derive(Debug, Clone)]
+enum Driver {
+    /// cgroupfs on a v1 host, hybrid ones included (v1.rs).
+    V1,
+    /// cgroupfs on a pure v2 host (v2.rs).
+    V2,
+    /// A systemd scope (`--systemd-cgroup`, systemd/): systemd makes and
+    /// removes the directory; everything else about it is v2's.
+    Systemd(systemd::Unit),
+}
+
+impl Driver {
+    /// The cgroupfs driver of a host with this cgroup version.
+    fn cgroupfs(version: Version) -> Self {
+        match version {
+            Version::V1 => Driver::V1,
+            Version::V2 => Driver::V2,
+        }
+    }
+}
+
+/// [`Cgroup`] as every container's state.json holds it, written by this
+/// husk or an earlier one: the host's cgroup version, and the unit when the
+/// systemd driver made the cgroup. Named as before in serde's messages too.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "Cgroup")]
+struct Saved {
+    version: Version,
+    hierarchies: Vec<Hierarchy>,
+    #[serde(default)]
+    planned: Vec<PathBuf>,
+    #[serde(default)]
+    created: Option<Vec<PathBuf>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     systemd: Option<systemd::Unit>,
+}
+
+impl From<Saved> for Cgroup {
+    fn from(s: Saved) -> Self {
+        Self {
+            // resolve_systemd() only ever made a unit on v2 hosts.
+            driver: s
+                .systemd
+                .map_or(Driver::cgroupfs(s.version), Driver::Systemd),
+            hierarchies: s.hierarchies,
+            planned: s.planned,
+            created: Mutex::new(s.created),
+        }
+    }
+}
+
+impl From<Cgroup> for Saved {
+    fn from(cg: Cgroup) -> Self {
+        let (version, systemd) = match cg.driver {
+            Driver::V1 => (Version::V1, None),
+            Driver::V2 => (Version::V2, None),
+            Driver::Systemd(unit) => (Version::V2, Some(unit)),
+        };
+        Self {
+            version,
+            hierarchies: cg.hierarchies,
+            planned: cg.planned,
+            created: cg.created.into_inner().unwrap_or_else(|e| e.into_inner()),
+            systemd,
+        }
+    }
 }
 
 impl Clone for Cgroup {
     fn clone(&self) -> Self {
         Self {
-            version: self.version,
+            driver: self.driver.clone(),
             hierarchies: self.hierarchies.clone(),
             planned: self.planned.clone(),
             created: Mutex::new(self.created().clone()),
-            systemd: self.systemd.clone(),
         }
     }
 }
@@ -104,11 +169,10 @@ impl Cgroup {
         let hierarchies = resolve::dirs(&mounts, &own, cgroups_path, id)?;
         let planned = hierarchies.iter().flat_map(fs::missing).collect();
         Ok(Self {
-            version,
+            driver: Driver::cgroupfs(version),
             hierarchies,
             planned,
             created: Mutex::default(),
-            systemd: None,
         })
     }
 
@@ -132,7 +196,7 @@ impl Cgroup {
         }
         let mount_point = mounts[0].mount_point.clone();
         Ok(Self {
-            version,
+            driver: Driver::Systemd(systemd::Unit::new(&placement, id)),
             hierarchies: vec![Hierarchy {
                 controllers: vec![],
                 dir: mount_point.join(&placement.rel_dir),
@@ -140,7 +204,6 @@ impl Cgroup {
             }],
             planned: vec![],
             created: Mutex::default(),
-            systemd: Some(systemd::Unit::new(&placement, id)),
         })
     }
 
@@ -153,7 +216,7 @@ impl Cgroup {
     /// True with the systemd driver: the cgroup exists only once
     /// [`Cgroup::add_pid`] gave systemd the init.
     pub fn is_systemd(&self) -> bool {
-        self.systemd.is_some()
+        matches!(self.driver, Driver::Systemd(_))
     }
 
     /// Creates every directory (`mkdir -p`) and applies `resources`. Config
@@ -167,18 +230,17 @@ impl Cgroup {
     /// wired). A controller the host lacks is an error only when the config
     /// asks for it. As in runc, 0 or "" means "not set" for most fields.
     pub fn create(&self, resources: Option<&Resources>) -> Result<(), CgroupError> {
-        if let Some(unit) = &self.systemd {
-            // systemd makes the directory when add_pid() starts the scope;
-            // the resources are checked now and applied then.
-            let limits = self.check(resources)?;
-            *unit.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(limits);
-            self.created().get_or_insert_with(Vec::new);
-            return Ok(());
-        }
+        let default = Resources::default();
+        let resources = resources.unwrap_or(&default);
         let mut made = Vec::new();
-        let result = self
-            .check(resources)
-            .and_then(|limits| self.make_and_apply(&limits, &mut made));
+        let result = match &self.driver {
+            Driver::V1 => v1::create(&self.hierarchies, resources, &mut made),
+            Driver::V2 => v2::create(&self.hierarchies, resources, &mut made),
+            Driver::Systemd(unit) => {
+                unit.defer(v2::limits(resources)?);
+                Ok(())
+            }
+        };
         if result.is_err() {
             let (kept, cleanup) = self.remove(&made);
             if let Err(c) = cleanup {
@@ -200,60 +262,19 @@ impl Cgroup {
     /// below the current usage; on v1 a device rule set that starts with
     /// deny-all replaces the old rules rather than adding to them.
     pub fn update(&self, resources: &Resources) -> Result<(), CgroupError> {
-        let limits = self.check(Some(resources))?;
-        if let Some(unit) = &self.systemd {
-            // Else systemd would write its old values back whenever it
-            // re-applies the unit's settings.
-            unit.set(&limits)?;
-        }
-        match self.version {
-            Version::V1 => v1::apply(&self.hierarchies, &limits, Mode::Update),
-            Version::V2 => {
-                let h = self.first()?;
-                v2::check_available(h, &limits)?;
-                v2::apply(&h.dir, &limits, Mode::Update)
-            }
+        match &self.driver {
+            Driver::V1 => v1::update(&self.hierarchies, resources),
+            Driver::V2 => v2::update(&self.hierarchies, resources),
+            Driver::Systemd(unit) => unit.update(&self.hierarchies, resources),
         }
     }
 
     /// Whether `resources` could be applied here: the same checks as
     /// create and update, nothing written.
     pub fn validate(&self, resources: &Resources) -> Result<(), CgroupError> {
-        let limits = self.check(Some(resources))?;
-        // v2: at least the host must have each controller (whether it can
-        // be enabled down to the container's cgroup shows when it is made).
-        match (self.version, self.hierarchies.first()) {
-            (Version::V2, Some(h)) => v2::check_on_host(h, &limits),
-            _ => Ok(()),
-        }
-    }
-
-    fn check(&self, resources: Option<&Resources>) -> Result<Limits, CgroupError> {
-        let default = Resources::default();
-        let limits = Limits::from_spec(resources.unwrap_or(&default), self.version)?;
-        if self.version == Version::V1 {
-            v1::check_available(&self.hierarchies, &limits)?;
-        }
-        Ok(limits)
-    }
-
-    fn make_and_apply(&self, limits: &Limits, made: &mut Vec<PathBuf>) -> Result<(), CgroupError> {
-        for h in &self.hierarchies {
-            fs::mkdir_p(&h.dir, made)?;
-        }
-        match self.version {
-            Version::V1 => {
-                if let Some(h) = v1::find(&self.hierarchies, "cpuset") {
-                    v1::init_cpuset(h)?;
-                }
-                v1::apply(&self.hierarchies, limits, Mode::Create)
-            }
-            Version::V2 => {
-                let h = self.first()?;
-                v2::enable_controllers(h);
-                v2::check_available(h, limits)?;
-                v2::apply(&h.dir, limits, Mode::Create)
-            }
+        match &self.driver {
+            Driver::V1 => v1::limits(&self.hierarchies, resources).map(|_| ()),
+            Driver::V2 | Driver::Systemd(_) => v2::validate(&self.hierarchies, resources),
         }
     }
 
@@ -262,23 +283,17 @@ impl Cgroup {
     /// With the systemd driver the first call starts the scope with `pid`
     /// in it, then applies the resources create() checked to its directory.
     pub fn add_pid(&self, pid: i32) -> Result<(), CgroupError> {
-        if let Some(unit) = self.systemd.as_ref().filter(|u| !u.is_started()) {
-            let limits = unit
-                .pending
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .take();
-            let limits = limits.unwrap_or_default();
-            unit.start(pid, &limits)?;
-            let h = self.first()?;
-            v2::check_available(h, &limits)?;
-            return v2::apply(&h.dir, &limits, Mode::Create);
+        match &self.driver {
+            Driver::Systemd(unit) if !unit.is_started() => unit.start_with(pid, &self.hierarchies),
+            // A started scope is joined as any other cgroup.
+            Driver::V1 | Driver::V2 | Driver::Systemd(_) => {
+                let pid = pid.to_string();
+                for h in &self.hierarchies {
+                    fs::write(&h.dir, "cgroup.procs", &pid)?;
+                }
+                Ok(())
+            }
         }
-        let pid = pid.to_string();
-        for h in &self.hierarchies {
-            fs::write(&h.dir, "cgroup.procs", &pid)?;
-        }
-        Ok(())
     }
 
     /// `exec --cgroup`: moves `pid` into existing sub-cgroups of the
@@ -287,15 +302,18 @@ impl Cgroup {
     /// container's own. On v2 (one hierarchy) only a sub-cgroup without
     /// controllers applies.
     pub fn add_pid_to_sub(&self, pid: i32, subs: &[SubCgroup]) -> Result<(), CgroupError> {
-        if self.systemd.is_some() {
-            return Err(CgroupError::Host(
-                "sub-cgroups are not supported with the systemd driver".into(),
-            ));
-        }
-        if self.version == Version::V2 && subs.iter().any(|s| !s.controllers.is_empty()) {
-            return Err(CgroupError::Host(
-                "cgroup v2 has one hierarchy: give the path without controllers".into(),
-            ));
+        match &self.driver {
+            Driver::Systemd(_) => {
+                return Err(CgroupError::Host(
+                    "sub-cgroups are not supported with the systemd driver".into(),
+                ))
+            }
+            Driver::V2 if subs.iter().any(|s| !s.controllers.is_empty()) => {
+                return Err(CgroupError::Host(
+                    "cgroup v2 has one hierarchy: give the path without controllers".into(),
+                ))
+            }
+            Driver::V1 | Driver::V2 => {}
         }
         let pid = pid.to_string();
         for h in &self.hierarchies {
@@ -332,16 +350,9 @@ impl Cgroup {
     /// create). Taken while the init is still setting up the container, that
     /// wait overlaps the setup, and add_pid() soon after finds the lock warm.
     pub fn join_early(&self, pid: i32) -> Result<(), CgroupError> {
-        const NEUTRAL: &[&str] = &["cpu", "cpuacct", "perf_event", "net_cls", "net_prio"];
-        if self.version != Version::V1 || self.systemd.is_some() {
-            return Ok(());
-        }
-        let neutral = self.hierarchies.iter().find(|h| {
-            !h.controllers.is_empty() && h.controllers.iter().all(|c| NEUTRAL.contains(&c.as_str()))
-        });
-        match neutral {
-            Some(h) => fs::write(&h.dir, "cgroup.procs", &pid.to_string()),
-            None => Ok(()),
+        match self.driver {
+            Driver::V1 => v1::join_early(&self.hierarchies, pid),
+            Driver::V2 | Driver::Systemd(_) => Ok(()),
         }
     }
 
@@ -351,7 +362,7 @@ impl Cgroup {
         let h = PIDS_FROM
             .iter()
             .find_map(|c| self.hierarchies.iter().find(|h| h.has(c)))
-            .map_or_else(|| self.first(), Ok)?;
+            .map_or_else(|| first(&self.hierarchies), Ok)?;
         let mut pids = Vec::new();
         fs::procs_recursive(&h.dir, &mut pids)?;
         pids.sort_unstable();
@@ -369,22 +380,16 @@ impl Cgroup {
     /// are removed instead; rmdir only succeeds on an empty cgroup, so at
     /// worst an unused one that appeared meanwhile goes too.
     pub fn destroy(&self) -> Result<(), CgroupError> {
-        if let Some(unit) = &self.systemd {
-            // A scope never started (or of that name but not ours) is left
-            // alone; one started by a create that died before saving that
-            // it did goes away by itself once its processes are killed.
-            if !unit.is_started() {
-                return Ok(());
+        match &self.driver {
+            Driver::Systemd(unit) => unit.destroy(&self.hierarchies),
+            Driver::V1 | Driver::V2 => {
+                let mut created = self.created();
+                let dirs = created.clone().unwrap_or_else(|| self.planned.clone());
+                let (kept, result) = self.remove(&dirs);
+                *created = Some(kept);
+                result
             }
-            unit.stop()?;
-            // Sub-cgroups the container made may outlive the scope.
-            return fs::remove_tree(&self.first()?.dir);
         }
-        let mut created = self.created();
-        let dirs = created.clone().unwrap_or_else(|| self.planned.clone());
-        let (kept, result) = self.remove(&dirs);
-        *created = Some(kept);
-        result
     }
 
     /// Removes `dirs` (in creation order) deepest first. Returns the ones
@@ -414,19 +419,15 @@ impl Cgroup {
 
     /// True on a pure cgroup v2 host; false on v1 and hybrid hosts.
     pub fn is_v2(&self) -> bool {
-        self.version == Version::V2
+        match self.driver {
+            Driver::V1 => false,
+            Driver::V2 | Driver::Systemd(_) => true,
+        }
     }
 
     /// The container's directory in each hierarchy.
     pub fn dirs(&self) -> impl Iterator<Item = &Path> {
         self.hierarchies.iter().map(|h| h.dir.as_path())
-    }
-
-    /// Only a hand-edited state can have none.
-    fn first(&self) -> Result<&Hierarchy, CgroupError> {
-        self.hierarchies
-            .first()
-            .ok_or_else(|| CgroupError::Host("the cgroup state lists no hierarchy".into()))
     }
 
     fn created(&self) -> MutexGuard<'_, Option<Vec<PathBuf>>> {
@@ -477,13 +478,12 @@ mod tests {
         }
     }
 
-    fn cgroup(version: Version, hierarchies: Vec<Hierarchy>) -> Cgroup {
+    fn cgroup(driver: Driver, hierarchies: Vec<Hierarchy>) -> Cgroup {
         Cgroup {
-            version,
+            driver,
             hierarchies,
             planned: vec![],
             created: Mutex::default(),
-            systemd: None,
         }
     }
 
@@ -492,7 +492,7 @@ mod tests {
         let scratch = Scratch::new("v1-missing");
         let dir = scratch.0.join("pids/ctr");
         let cg = cgroup(
-            Version::V1,
+            Driver::V1,
             vec![Hierarchy {
                 controllers: vec!["pids".into()],
                 mount_point: scratch.0.join("pids"),
@@ -563,7 +563,7 @@ mod tests {
             std::fs::write(dir.join(file), "").unwrap();
         }
         cgroup(
-            Version::V2,
+            Driver::V2,
             vec![Hierarchy {
                 controllers: vec![],
                 mount_point: mount,

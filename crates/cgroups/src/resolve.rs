@@ -32,6 +32,12 @@ impl Hierarchy {
     }
 }
 
+/// The one hierarchy of a v2 cgroup. Only a hand-edited state has none.
+pub(crate) fn first(hs: &[Hierarchy]) -> Result<&Hierarchy, CgroupError> {
+    hs.first()
+        .ok_or_else(|| CgroupError::Host("the cgroup state lists no hierarchy".into()))
+}
+
 /// Picks the hierarchies a container joins. A host counts as v1 as soon as
 /// one v1 hierarchy carries a real controller; then every v1 hierarchy
 /// (named ones too) and the hybrid cgroup2 mount are joined, as runc does.

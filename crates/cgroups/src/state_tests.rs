@@ -34,7 +34,7 @@ fn hierarchy(root: &std::path::Path, mount: &str, controllers: &[&str], rel: &st
 /// The three cgroups above, built the way resolve(), resolve_systemd()
 /// and create() build them.
 fn built(scratch: &Scratch) -> [Cgroup; 3] {
-    use crate::resolve::Version;
+    use crate::Driver;
     use std::sync::Mutex;
     let root = &scratch.0;
     let v1_dirs: Vec<PathBuf> = [
@@ -47,7 +47,7 @@ fn built(scratch: &Scratch) -> [Cgroup; 3] {
     .map(|d| root.join(d))
     .collect();
     let v1 = Cgroup {
-        version: Version::V1,
+        driver: Driver::V1,
         hierarchies: vec![
             hierarchy(root, "cpu,cpuacct", &["cpu", "cpuacct"], "top/ctr"),
             hierarchy(root, "systemd", &["name=systemd"], "top/ctr"),
@@ -55,21 +55,19 @@ fn built(scratch: &Scratch) -> [Cgroup; 3] {
         ],
         planned: v1_dirs.clone(),
         created: Mutex::new(Some(v1_dirs)),
-        systemd: None,
     };
     let v2 = Cgroup {
-        version: Version::V2,
+        driver: Driver::V2,
         hierarchies: vec![hierarchy(root, "unified", &[], "top/ctr")],
         planned: vec![root.join("unified/top"), root.join("unified/top/ctr")],
         created: Mutex::default(),
-        systemd: None,
     };
     let placement = crate::systemd::placement(None, "c1").unwrap();
     let unit = crate::systemd::Unit::new(&placement, "c1");
     unit.started
         .store(true, std::sync::atomic::Ordering::SeqCst);
     let systemd = Cgroup {
-        version: Version::V2,
+        driver: Driver::Systemd(unit),
         hierarchies: vec![hierarchy(
             root,
             "unified",
@@ -78,7 +76,6 @@ fn built(scratch: &Scratch) -> [Cgroup; 3] {
         )],
         planned: vec![],
         created: Mutex::new(Some(vec![])),
-        systemd: Some(unit),
     };
     [v1, v2, systemd]
 }

@@ -1,8 +1,8 @@
 //! Resource usage for `husk events`, in runc's JSON shape (runc's
 //! types/events.go) so that tools reading runc's events read ours.
 
-use crate::resolve::{Hierarchy, Version};
-use crate::Cgroup;
+use crate::resolve::Hierarchy;
+use crate::{Cgroup, Driver};
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -124,9 +124,9 @@ impl Cgroup {
     /// Reads what the container has used so far. Missing files count as 0
     /// (a controller the host lacks simply reports nothing).
     pub fn stats(&self) -> Stats {
-        match self.version {
-            Version::V1 => v1_stats(&self.hierarchies),
-            Version::V2 => self
+        match self.driver {
+            Driver::V1 => v1_stats(&self.hierarchies),
+            Driver::V2 | Driver::Systemd(_) => self
                 .hierarchies
                 .first()
                 .map(|h| v2_stats(&h.dir))
@@ -137,12 +137,12 @@ impl Cgroup {
     /// How many times the kernel's OOM killer acted in the container (v1:
     /// memory.oom_control's oom_kill; v2: memory.events' oom_kill).
     pub fn oom_kills(&self) -> u64 {
-        let (dir, file) = match self.version {
-            Version::V1 => match self.hierarchies.iter().find(|h| h.has("memory")) {
+        let (dir, file) = match self.driver {
+            Driver::V1 => match self.hierarchies.iter().find(|h| h.has("memory")) {
                 Some(h) => (h.dir.clone(), "memory.oom_control"),
                 None => return 0,
             },
-            Version::V2 => match self.hierarchies.first() {
+            Driver::V2 | Driver::Systemd(_) => match self.hierarchies.first() {
                 Some(h) => (h.dir.clone(), "memory.events"),
                 None => return 0,
             },

@@ -1,22 +1,24 @@
 //! cgroup v1: one directory per hierarchy, one file set per controller.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::fs::{errno, read_u64, read_value, write};
-use crate::resolve::Hierarchy;
+use husk_spec::Resources;
+
+use crate::fs::{errno, mkdir_all, read_u64, read_value, write};
+use crate::resolve::{Hierarchy, Version};
 use crate::resources::{ignored, invalid, Limits, Mode};
 use crate::CgroupError;
 
 const MEMORY_LIMIT: &str = "memory.limit_in_bytes";
 const MEMSW_LIMIT: &str = "memory.memsw.limit_in_bytes";
 
-pub(crate) fn find<'a>(hs: &'a [Hierarchy], controller: &str) -> Option<&'a Hierarchy> {
+fn find<'a>(hs: &'a [Hierarchy], controller: &str) -> Option<&'a Hierarchy> {
     hs.iter().find(|h| h.has(controller))
 }
 
 /// Run before anything is created: a v1 host's controllers are exactly its
 /// mounted hierarchies.
-pub(crate) fn check_available(hs: &[Hierarchy], limits: &Limits) -> Result<(), CgroupError> {
+fn check_available(hs: &[Hierarchy], limits: &Limits) -> Result<(), CgroupError> {
     match limits
         .needed()
         .into_iter()
@@ -27,10 +29,49 @@ pub(crate) fn check_available(hs: &[Hierarchy], limits: &Limits) -> Result<(), C
     }
 }
 
+/// `resources` checked for this host, before anything is created.
+pub(crate) fn limits(hs: &[Hierarchy], resources: &Resources) -> Result<Limits, CgroupError> {
+    let limits = Limits::from_spec(resources, Version::V1)?;
+    check_available(hs, &limits)?;
+    Ok(limits)
+}
+
+/// [`crate::Cgroup::create`] on v1: the directory in every hierarchy, then
+/// the limits; `made` gets what was made, for the caller to clean up.
+pub(crate) fn create(
+    hs: &[Hierarchy],
+    resources: &Resources,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
+    let limits = limits(hs, resources)?;
+    mkdir_all(hs, made)?;
+    if let Some(h) = find(hs, "cpuset") {
+        init_cpuset(h)?;
+    }
+    apply(hs, &limits, Mode::Create)
+}
+
+pub(crate) fn update(hs: &[Hierarchy], resources: &Resources) -> Result<(), CgroupError> {
+    apply(hs, &limits(hs, resources)?, Mode::Update)
+}
+
+/// [`crate::Cgroup::join_early`]: the first hierarchy whose controllers
+/// only account for or weigh CPU time, if there is one.
+pub(crate) fn join_early(hs: &[Hierarchy], pid: i32) -> Result<(), CgroupError> {
+    const NEUTRAL: &[&str] = &["cpu", "cpuacct", "perf_event", "net_cls", "net_prio"];
+    let neutral = hs.iter().find(|h| {
+        !h.controllers.is_empty() && h.controllers.iter().all(|c| NEUTRAL.contains(&c.as_str()))
+    });
+    match neutral {
+        Some(h) => write(&h.dir, "cgroup.procs", &pid.to_string()),
+        None => Ok(()),
+    }
+}
+
 /// A new v1 cpuset cgroup starts with empty cpuset.cpus and cpuset.mems and
 /// the kernel refuses tasks in it (ENOSPC) until both are set, so copy the
 /// parent's values down into every empty level, top-down, as runc does.
-pub(crate) fn init_cpuset(h: &Hierarchy) -> Result<(), CgroupError> {
+fn init_cpuset(h: &Hierarchy) -> Result<(), CgroupError> {
     let mut empty_levels = Vec::new();
     let mut d = h.dir.as_path();
     while d != h.mount_point && d.starts_with(&h.mount_point) {
@@ -57,7 +98,7 @@ pub(crate) fn init_cpuset(h: &Hierarchy) -> Result<(), CgroupError> {
     Ok(())
 }
 
-pub(crate) fn apply(hs: &[Hierarchy], l: &Limits, mode: Mode) -> Result<(), CgroupError> {
+fn apply(hs: &[Hierarchy], l: &Limits, mode: Mode) -> Result<(), CgroupError> {
     if let Some(h) = find(hs, "memory") {
         memory(&h.dir, l)?;
     }

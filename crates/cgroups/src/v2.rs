@@ -1,12 +1,58 @@
 //! cgroup v2: a single directory; controllers must be enabled top-down.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
-use crate::fs::{read_value, write, write_lines};
-use crate::resolve::Hierarchy;
+use husk_spec::Resources;
+
+use crate::fs::{mkdir_all, read_value, write, write_lines};
+use crate::resolve::{first, Hierarchy, Version};
 use crate::resources::{ignored, invalid, Limits, Mode, Throttle};
 use crate::v1::{check_usage, hugetlb, pids_max, rdma, write_burst};
 use crate::CgroupError;
+
+/// `resources` checked for a v2 host. Whether the container's cgroup has
+/// the controllers they need is checked in [`set`], once it exists.
+pub(crate) fn limits(resources: &Resources) -> Result<Limits, CgroupError> {
+    Limits::from_spec(resources, Version::V2)
+}
+
+/// [`crate::Cgroup::create`] on v2: the directory, the controllers enabled
+/// down to it, then the limits; `made` gets what was made, for the caller
+/// to clean up.
+pub(crate) fn create(
+    hs: &[Hierarchy],
+    resources: &Resources,
+    made: &mut Vec<PathBuf>,
+) -> Result<(), CgroupError> {
+    let limits = limits(resources)?;
+    mkdir_all(hs, made)?;
+    let h = first(hs)?;
+    enable_controllers(h);
+    set(h, &limits, Mode::Create)
+}
+
+pub(crate) fn update(hs: &[Hierarchy], resources: &Resources) -> Result<(), CgroupError> {
+    let limits = limits(resources)?;
+    set(first(hs)?, &limits, Mode::Update)
+}
+
+/// [`crate::Cgroup::validate`] on v2: at least the host must have each
+/// controller (whether it can be enabled down to the container's cgroup
+/// shows when it is made).
+pub(crate) fn validate(hs: &[Hierarchy], resources: &Resources) -> Result<(), CgroupError> {
+    let limits = limits(resources)?;
+    match hs.first() {
+        Some(h) => check_on_host(h, &limits),
+        None => Ok(()),
+    }
+}
+
+/// Writes `limits` to the container's directory, which must have every
+/// controller they need.
+pub(crate) fn set(h: &Hierarchy, limits: &Limits, mode: Mode) -> Result<(), CgroupError> {
+    check_available(h, limits)?;
+    apply(&h.dir, limits, mode)
+}
 
 /// runc's conversion of v1 cpu.shares [2, 262144] to v2 cpu.weight
 /// [1, 10000]. Out-of-range shares are clamped first (v1 would clamp them
@@ -20,7 +66,7 @@ pub(crate) fn shares_to_weight(shares: u64) -> u64 {
 /// cgroup, from the mount point down, as runc does. Failures are ignored
 /// here (an ancestor holding processes cannot enable domain controllers);
 /// [`check_available`] reports the ones the config actually needs.
-pub(crate) fn enable_controllers(h: &Hierarchy) {
+fn enable_controllers(h: &Hierarchy) {
     let Ok(rel) = h.dir.strip_prefix(&h.mount_point) else {
         return;
     };
@@ -69,7 +115,7 @@ fn v2_name(controller: &'static str) -> &'static str {
 }
 
 /// The controllers `limits` needs that the host's cgroup2 lacks altogether.
-pub(crate) fn check_on_host(h: &Hierarchy, limits: &Limits) -> Result<(), CgroupError> {
+fn check_on_host(h: &Hierarchy, limits: &Limits) -> Result<(), CgroupError> {
     let on_host = read_value(&h.mount_point, "cgroup.controllers")?;
     let on_host: Vec<&str> = on_host.split_whitespace().collect();
     match limits
@@ -83,7 +129,7 @@ pub(crate) fn check_on_host(h: &Hierarchy, limits: &Limits) -> Result<(), Cgroup
     }
 }
 
-pub(crate) fn check_available(h: &Hierarchy, limits: &Limits) -> Result<(), CgroupError> {
+fn check_available(h: &Hierarchy, limits: &Limits) -> Result<(), CgroupError> {
     let here = read_value(&h.dir, "cgroup.controllers")?;
     let here: Vec<&str> = here.split_whitespace().collect();
     // unified keys name their controller: "memory.high" needs memory.
@@ -171,7 +217,7 @@ pub(crate) fn io_max_lines(throttles: &[Throttle]) -> Vec<String> {
     lines.into_iter().map(|(_, l)| l).collect()
 }
 
-pub(crate) fn apply(dir: &Path, l: &Limits, _mode: Mode) -> Result<(), CgroupError> {
+fn apply(dir: &Path, l: &Limits, _mode: Mode) -> Result<(), CgroupError> {
     memory(dir, l)?;
     if let Some(limit) = l.pids_limit {
         write(dir, "pids.max", &pids_max(limit))?;

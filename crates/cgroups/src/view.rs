@@ -1,8 +1,8 @@
 //! What the rest of husk needs to know about a container's cgroup beyond
 //! limits: where it shows inside the container, and whether it is frozen.
 
-use crate::resolve::Version;
-use crate::Cgroup;
+use crate::resolve::Hierarchy;
+use crate::{Cgroup, Driver};
 use std::path::PathBuf;
 
 impl Cgroup {
@@ -10,9 +10,11 @@ impl Cgroup {
     /// named after its mount point's directory (`memory`, `cpu,cpuacct`,
     /// `systemd`, `unified`); on v2 the container's directory.
     pub fn mount_sources(&self) -> (Vec<(String, PathBuf)>, Option<PathBuf>) {
-        match self.version {
-            Version::V2 => (vec![], self.hierarchies.first().map(|h| h.dir.clone())),
-            Version::V1 => {
+        match self.driver {
+            Driver::V2 | Driver::Systemd(_) => {
+                (vec![], self.hierarchies.first().map(|h| h.dir.clone()))
+            }
+            Driver::V1 => {
                 let binds = self
                     .hierarchies
                     .iter()
@@ -28,14 +30,14 @@ impl Cgroup {
 
     /// True when the freezer holds the container (`paused`).
     pub fn is_frozen(&self) -> bool {
-        match self.version {
-            Version::V1 => self
+        match self.driver {
+            Driver::V1 => self
                 .hierarchies
                 .iter()
                 .find(|h| h.has("freezer"))
                 .and_then(|h| std::fs::read_to_string(h.dir.join("freezer.state")).ok())
                 .is_some_and(|s| s.trim() == "FROZEN"),
-            Version::V2 => self
+            Driver::V2 | Driver::Systemd(_) => self
                 .hierarchies
                 .first()
                 .and_then(|h| std::fs::read_to_string(h.dir.join("cgroup.freeze")).ok())
@@ -46,12 +48,12 @@ impl Cgroup {
     /// Lets a frozen container run again (before it is killed: a frozen
     /// process does not die until thawed on v1).
     pub fn thaw(&self) -> Result<(), crate::CgroupError> {
-        for h in &self.hierarchies {
-            let (file, value) = match self.version {
-                Version::V1 if h.has("freezer") => ("freezer.state", "THAWED"),
-                Version::V2 => ("cgroup.freeze", "0"),
-                _ => continue,
-            };
+        // v1: the file is in the freezer hierarchy; v2 has one hierarchy.
+        let (file, value, holds): (_, _, fn(&Hierarchy) -> bool) = match self.driver {
+            Driver::V1 => ("freezer.state", "THAWED", |h| h.has("freezer")),
+            Driver::V2 | Driver::Systemd(_) => ("cgroup.freeze", "0", |_| true),
+        };
+        for h in self.hierarchies.iter().filter(|h| holds(h)) {
             if h.dir.join(file).exists() {
                 crate::fs::write(&h.dir, file, value)?;
             }

@@ -27,10 +27,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use husk_spec::Resources;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::resources::Limits;
-use crate::v2::{shares_to_weight, swap_max};
+use crate::resolve::{first, Hierarchy};
+use crate::resources::{Limits, Mode};
+use crate::v2::{self, shares_to_weight, swap_max};
 use crate::CgroupError;
 use dbus::{CallError, Conn, Message, Value};
 
@@ -281,6 +283,47 @@ impl Unit {
 
     pub fn is_started(&self) -> bool {
         self.started.load(Ordering::SeqCst)
+    }
+
+    /// [`crate::Cgroup::create`]: systemd makes the directory when
+    /// add_pid() starts the scope, so the checked resources wait for that.
+    pub fn defer(&self, limits: Limits) {
+        *self.pending.lock().unwrap_or_else(|e| e.into_inner()) = Some(limits);
+    }
+
+    /// [`crate::Cgroup::add_pid`] before the scope runs: starts it with
+    /// `pid` in it, then writes what create() deferred to its directory.
+    pub fn start_with(&self, pid: i32, hs: &[Hierarchy]) -> Result<(), CgroupError> {
+        let limits = self
+            .pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let limits = limits.unwrap_or_default();
+        self.start(pid, &limits)?;
+        v2::set(first(hs)?, &limits, Mode::Create)
+    }
+
+    /// [`crate::Cgroup::update`]: the unit's properties first, else systemd
+    /// would write its old values back whenever it re-applies the unit's
+    /// settings; then the files, as on v2.
+    pub fn update(&self, hs: &[Hierarchy], resources: &Resources) -> Result<(), CgroupError> {
+        let limits = v2::limits(resources)?;
+        self.set(&limits)?;
+        v2::set(first(hs)?, &limits, Mode::Update)
+    }
+
+    /// [`crate::Cgroup::destroy`]: a scope never started (or of that name
+    /// but not ours) is left alone; one started by a create that died
+    /// before saving that it did goes away by itself once its processes are
+    /// killed.
+    pub fn destroy(&self, hs: &[Hierarchy]) -> Result<(), CgroupError> {
+        if !self.is_started() {
+            return Ok(());
+        }
+        self.stop()?;
+        // Sub-cgroups the container made may outlive the scope.
+        crate::fs::remove_tree(&first(hs)?.dir)
     }
 
     /// Starts the scope with `pid` in it and waits for the job to finish.
