@@ -4,6 +4,7 @@
 //! every CPU its cpuset allows, so that an affinity husk itself ran with
 //! (`taskset husk ...`) or `initial` does not leak into the container.
 
+use crate::error::{Error, Result};
 use husk_spec::{parse_id_list, Process, MAX_IDS};
 use std::collections::BTreeSet;
 
@@ -31,27 +32,28 @@ fn list(v: &Option<String>) -> Option<&str> {
 
 /// `execCPUAffinity.initial` for the process `pid` (exec's intermediate),
 /// before it is moved into the container's cgroup.
-pub fn set_initial(pid: i32, p: &Process) -> Result<(), String> {
+pub fn set_initial(pid: i32, p: &Process) -> Result<()> {
     let Some(cpus) = p.exec_cpu_affinity.as_ref().and_then(|a| list(&a.initial)) else {
         return Ok(());
     };
-    let e = |e: String| format!("process.execCPUAffinity.initial: {e}");
-    let set_ = parse_id_list(cpus, MAX_IDS).map_err(e)?;
-    set(pid, &set_).map_err(|x| e(format!("sched_setaffinity({cpus}): {x}")))
+    set_list(pid, cpus, "process.execCPUAffinity.initial")
+}
+
+/// The CPU list `cpus` of config field `field` as `pid`'s affinity.
+fn set_list(pid: i32, cpus: &str, field: &str) -> Result<()> {
+    let set_ = parse_id_list(cpus, MAX_IDS).map_err(|e| Error::field(field, e))?;
+    set(pid, &set_)
+        .map_err(|x| Error::field(field, format!("sched_setaffinity({cpus}): {x}")).errno(x))
 }
 
 /// Right before exec, in the container's cgroup: `final` when `exec` has
 /// one, else every CPU (the kernel narrows it to the cpuset's).
-pub fn set_final(p: Option<&Process>) -> Result<(), String> {
+pub fn set_final(p: Option<&Process>) -> Result<()> {
     let fin = p
         .and_then(|p| p.exec_cpu_affinity.as_ref())
         .and_then(|a| list(&a.final_));
     match fin {
-        Some(cpus) => {
-            let e = |e: String| format!("process.execCPUAffinity.final: {e}");
-            let set_ = parse_id_list(cpus, MAX_IDS).map_err(e)?;
-            set(0, &set_).map_err(|x| e(format!("sched_setaffinity({cpus}): {x}")))
-        }
+        Some(cpus) => set_list(0, cpus, "process.execCPUAffinity.final"),
         None => {
             let max = 8 * std::mem::size_of::<libc::cpu_set_t>() as u32;
             // Best effort, as runc: a failure leaves the inherited mask.

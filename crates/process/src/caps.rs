@@ -1,10 +1,13 @@
 //! The five capability sets of process.capabilities.
 
+use crate::error::{Error, Result};
 use caps::{CapSet, Capability, CapsHashSet};
 use husk_spec::Capabilities;
 use std::str::FromStr;
 
-fn parse_set(field: &str, names: &[String]) -> Result<CapsHashSet, String> {
+/// Never fails: a name the kernel or the caps crate does not know is
+/// skipped with a warning, as runc does.
+fn parse_set(field: &str, names: &[String]) -> CapsHashSet {
     let mut set = CapsHashSet::new();
     for name in names {
         match Capability::from_str(name) {
@@ -22,7 +25,7 @@ fn parse_set(field: &str, names: &[String]) -> Result<CapsHashSet, String> {
             }
         }
     }
-    Ok(set)
+    set
 }
 
 fn last_cap() -> u8 {
@@ -35,16 +38,14 @@ fn last_cap() -> u8 {
 /// Drops from the bounding set everything not listed (a missing list keeps
 /// nothing, as with runc). Needs CAP_SETPCAP, so it runs while we are still
 /// fully privileged.
-pub fn drop_bounding(c: &Capabilities) -> Result<(), String> {
+pub fn drop_bounding(c: &Capabilities) -> Result<()> {
+    const FIELD: &str = "process.capabilities.bounding";
     let none = Vec::new();
-    let keep = parse_set(
-        "process.capabilities.bounding",
-        c.bounding.as_ref().unwrap_or(&none),
-    )?;
+    let keep = parse_set(FIELD, c.bounding.as_ref().unwrap_or(&none));
     for cap in caps::all() {
         if !keep.contains(&cap) && cap.index() <= last_cap() {
             caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| format!("process.capabilities.bounding: drop {cap}: {e}"))?;
+                .map_err(|e| Error::field(FIELD, format!("drop {cap}: {e}")))?;
         }
     }
     Ok(())
@@ -52,29 +53,35 @@ pub fn drop_bounding(c: &Capabilities) -> Result<(), String> {
 
 /// Sets effective, permitted, inheritable, then ambient (which the kernel
 /// only accepts for capabilities already permitted and inheritable).
-pub fn apply(c: &Capabilities) -> Result<(), String> {
+pub fn apply(c: &Capabilities) -> Result<()> {
+    const EFF: &str = "process.capabilities.effective";
+    const PRM: &str = "process.capabilities.permitted";
+    const INH: &str = "process.capabilities.inheritable";
+    const AMB: &str = "process.capabilities.ambient";
     let empty = Vec::new();
     let get = |o: &Option<Vec<String>>| o.as_ref().unwrap_or(&empty).clone();
-    let eff = parse_set("process.capabilities.effective", &get(&c.effective))?;
-    let prm = parse_set("process.capabilities.permitted", &get(&c.permitted))?;
-    let inh = parse_set("process.capabilities.inheritable", &get(&c.inheritable))?;
-    let amb = parse_set("process.capabilities.ambient", &get(&c.ambient))?;
+    let eff = parse_set(EFF, &get(&c.effective));
+    let prm = parse_set(PRM, &get(&c.permitted));
+    let inh = parse_set(INH, &get(&c.inheritable));
+    let amb = parse_set(AMB, &get(&c.ambient));
+    // The caps crate's error is text only: there is no errno to keep.
+    let set = |field: &'static str, set: CapSet, caps: &CapsHashSet| {
+        caps::set(None, set, caps).map_err(|e| Error::field(field, e.to_string()))
+    };
     // capset accepts a new permitted set only if effective stays inside it,
     // so narrow effective first, then permitted, then widen effective (which
     // fails, as it should, when effective asks for more than permitted).
-    caps::set(None, CapSet::Inheritable, &inh)
-        .map_err(|e| format!("process.capabilities.inheritable: {e}"))?;
+    set(INH, CapSet::Inheritable, &inh)?;
     let eff_in_prm: CapsHashSet = eff.intersection(&prm).cloned().collect();
-    caps::set(None, CapSet::Effective, &eff_in_prm)
-        .map_err(|e| format!("process.capabilities.effective: {e}"))?;
-    caps::set(None, CapSet::Permitted, &prm)
-        .map_err(|e| format!("process.capabilities.permitted: {e}"))?;
+    set(EFF, CapSet::Effective, &eff_in_prm)?;
+    set(PRM, CapSet::Permitted, &prm)?;
     if eff_in_prm.len() != eff.len() {
-        return Err(
-            "process.capabilities.effective: holds capabilities that are not in permitted".into(),
-        );
+        return Err(Error::field(
+            EFF,
+            "holds capabilities that are not in permitted",
+        ));
     }
-    caps::clear(None, CapSet::Ambient).map_err(|e| format!("process.capabilities.ambient: {e}"))?;
+    caps::clear(None, CapSet::Ambient).map_err(|e| Error::field(AMB, e.to_string()))?;
     for cap in amb {
         // The kernel only raises an ambient capability that is permitted
         // and inheritable; runc's default spec lists ambient ones without
@@ -86,7 +93,7 @@ pub fn apply(c: &Capabilities) -> Result<(), String> {
             continue;
         }
         caps::raise(None, CapSet::Ambient, cap)
-            .map_err(|e| format!("process.capabilities.ambient: raise {cap}: {e}"))?;
+            .map_err(|e| Error::field(AMB, format!("raise {cap}: {e}")))?;
     }
     Ok(())
 }

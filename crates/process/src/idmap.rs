@@ -4,6 +4,7 @@
 //! through the setuid helpers newuidmap/newgidmap (Debian's uidmap), which
 //! allow the ranges /etc/subuid and /etc/subgid grant the user.
 
+use crate::error::{Error, Result};
 use husk_spec::IdMapping;
 use std::process::Command;
 
@@ -13,7 +14,7 @@ fn is_own_id_only(m: &[IdMapping], own: u32) -> bool {
 }
 
 /// Writes `pid`'s maps as the calling (unprivileged) user.
-pub fn write_as_user(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), String> {
+pub fn write_as_user(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<()> {
     let euid = nix::unistd::geteuid().as_raw();
     let egid = nix::unistd::getegid().as_raw();
     if !uid.is_empty() {
@@ -36,7 +37,7 @@ pub fn write_as_user(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(
     Ok(())
 }
 
-fn write_map(pid: i32, file: &str, m: &[IdMapping], field: &str) -> Result<(), String> {
+fn write_map(pid: i32, file: &str, m: &[IdMapping], field: &str) -> Result<()> {
     let text: String = m
         .iter()
         .map(|m| format!("{} {} {}\n", m.container_id, m.host_id, m.size))
@@ -44,7 +45,7 @@ fn write_map(pid: i32, file: &str, m: &[IdMapping], field: &str) -> Result<(), S
     Ok(crate::procfs::write_pid(pid, file, text.as_bytes(), field)?)
 }
 
-fn helper(prog: &str, pid: i32, m: &[IdMapping], field: &str) -> Result<(), String> {
+fn helper(prog: &str, pid: i32, m: &[IdMapping], field: &str) -> Result<()> {
     let mut cmd = Command::new(prog);
     cmd.arg(pid.to_string());
     for r in m {
@@ -55,17 +56,21 @@ fn helper(prog: &str, pid: i32, m: &[IdMapping], field: &str) -> Result<(), Stri
         ]);
     }
     let out = cmd.output().map_err(|e| {
-        format!(
-            "{field}: run {prog}: {e} (an unprivileged user needs it for more than its own id: apt-get install uidmap)"
-        )
+        Error::field(field, format!(
+            "run {prog}: {e} (an unprivileged user needs it for more than its own id: apt-get install uidmap)"
+        ))
+        .errno(&e)
     })?;
     if !out.status.success() {
         let why = String::from_utf8_lossy(&out.stderr);
-        return Err(format!(
-            "{field}: {prog} refused the mapping ({}): {} (see /etc/sub{}id)",
-            out.status,
-            why.trim(),
-            if prog == "newuidmap" { "u" } else { "g" }
+        return Err(Error::field(
+            field,
+            format!(
+                "{prog} refused the mapping ({}): {} (see /etc/sub{}id)",
+                out.status,
+                why.trim(),
+                if prog == "newuidmap" { "u" } else { "g" }
+            ),
         ));
     }
     Ok(())

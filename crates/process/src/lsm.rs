@@ -6,6 +6,7 @@
 //! exec (`apply`). Without AppArmor the profile is ignored with a debug log;
 //! without SELinux a label is an error (what runc does).
 
+use crate::error::{Error, Result};
 use husk_spec::Process;
 use std::sync::OnceLock;
 
@@ -25,9 +26,10 @@ fn enabled() -> Enabled {
     })
 }
 
-fn selinux_refused(label: &str) -> String {
-    format!(
-        "process.selinuxLabel: {label:?} is set, but SELinux is disabled or not supported on this host"
+fn selinux_refused(label: &str) -> Error {
+    Error::field(
+        "process.selinuxLabel",
+        format!("{label:?} is set, but SELinux is disabled or not supported on this host"),
     )
 }
 
@@ -37,7 +39,7 @@ fn set(v: &Option<String>) -> Option<&str> {
 
 /// Host side, before anything is made: refuses an SELinux label the host
 /// cannot apply, notes an AppArmor profile that will be ignored.
-pub fn check(p: &Process) -> Result<(), String> {
+pub fn check(p: &Process) -> Result<()> {
     // Nothing to read from the host unless a field asks (the common case,
     // on create's hot path).
     if let Some(profile) = set(&p.apparmor_profile) {
@@ -55,23 +57,25 @@ pub fn check(p: &Process) -> Result<(), String> {
     Ok(())
 }
 
-fn write_attr(paths: &[&str], value: &str, field: &str) -> Result<(), String> {
+fn write_attr(paths: &[&str], value: &str, field: &str) -> Result<()> {
+    let failed =
+        |p: &str, e: std::io::Error| Error::field(field, format!("write {p}: {e}")).errno(e);
     let mut last = None;
     for p in paths {
         match std::fs::write(p, value.as_bytes()) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => last = Some((p, e)),
-            Err(e) => return Err(format!("{field}: write {p}: {e}")),
+            Err(e) => return Err(failed(p, e)),
         }
     }
     match last {
-        Some((p, e)) => Err(format!("{field}: write {p}: {e}")),
+        Some((p, e)) => Err(failed(p, e)),
         None => Ok(()),
     }
 }
 
 /// In the process about to exec: the labels for that exec.
-pub fn apply(p: &Process) -> Result<(), String> {
+pub fn apply(p: &Process) -> Result<()> {
     if let Some(profile) = set(&p.apparmor_profile).filter(|_| enabled().apparmor) {
         write_attr(
             &["/proc/self/attr/apparmor/exec", "/proc/self/attr/exec"],

@@ -1,6 +1,7 @@
 //! Which namespaces to join by path and which to create, in the order the
 //! kernel needs: the user namespace first, because it owns the others.
 
+use crate::error::{Error, Result};
 use husk_spec::{Namespace, NamespaceType};
 use nix::sched::{setns, unshare, CloneFlags};
 use std::fs::File;
@@ -29,18 +30,22 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(namespaces: &[Namespace]) -> Result<Plan, String> {
+    pub fn new(namespaces: &[Namespace]) -> Result<Plan> {
         let mut join = Vec::new();
         let mut create = Vec::new();
         for ns in namespaces {
             match &ns.path {
                 Some(p) => {
                     let f = File::open(p).map_err(|e| {
-                        format!(
-                            "linux.namespaces: cannot open {} namespace {}: {e}",
-                            ns.typ.spec_name(),
-                            p.display()
+                        Error::field(
+                            "linux.namespaces",
+                            format!(
+                                "cannot open {} namespace {}: {e}",
+                                ns.typ.spec_name(),
+                                p.display()
+                            ),
                         )
+                        .errno(e)
                     })?;
                     join.push((ns.typ, p.clone(), f));
                 }
@@ -61,21 +66,25 @@ impl Plan {
         self.join.iter().any(|(j, _, _)| *j == t)
     }
 
-    pub fn join_all(&self) -> Result<(), String> {
+    pub fn join_all(&self) -> Result<()> {
         for (t, path, f) in &self.join {
             setns(f, clone_flag(*t)).map_err(|e| {
-                format!(
-                    "linux.namespaces: cannot join {} namespace {}: {e}",
-                    t.spec_name(),
-                    path.display()
+                Error::field(
+                    "linux.namespaces",
+                    format!(
+                        "cannot join {} namespace {}: {e}",
+                        t.spec_name(),
+                        path.display()
+                    ),
                 )
+                .errno(e)
             })?;
         }
         Ok(())
     }
 
     /// Creates every namespace in `types` with one unshare.
-    pub fn unshare(types: &[NamespaceType]) -> Result<(), String> {
+    pub fn unshare(types: &[NamespaceType]) -> Result<()> {
         if types.is_empty() {
             return Ok(());
         }
@@ -84,7 +93,7 @@ impl Plan {
             .fold(CloneFlags::empty(), |acc, t| acc | clone_flag(*t));
         unshare(flags).map_err(|e| {
             let names: Vec<_> = types.iter().map(|t| t.spec_name()).collect();
-            format!("cannot create namespaces {}: {e}", names.join(","))
+            Error::system(format!("cannot create namespaces {}: {e}", names.join(","))).errno(e)
         })
     }
 }

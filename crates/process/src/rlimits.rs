@@ -1,3 +1,4 @@
+use crate::error::{Error, Result};
 use husk_spec::Rlimit;
 
 fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
@@ -24,14 +25,14 @@ fn resource(name: &str) -> Option<libc::__rlimit_resource_t> {
 
 /// Sets every rlimit; raising a hard limit needs CAP_SYS_RESOURCE, so this
 /// runs before capabilities are dropped.
-pub fn apply(rlimits: &[Rlimit]) -> Result<(), String> {
+pub fn apply(rlimits: &[Rlimit]) -> Result<()> {
     for (i, r) in rlimits.iter().enumerate() {
         // The names were checked before anything was made
         // (husk_spec::RLIMIT_NAMES); a table out of step is a husk bug.
         let res = resource(&r.typ).ok_or_else(|| {
-            format!(
-                "process.rlimits[{i}].type: {:?}: no setrlimit resource for it",
-                r.typ
+            Error::field(
+                format!("process.rlimits[{i}].type"),
+                format!("{:?}: no setrlimit resource for it", r.typ),
             )
         })?;
         let lim = libc::rlimit {
@@ -41,11 +42,12 @@ pub fn apply(rlimits: &[Rlimit]) -> Result<(), String> {
         // SAFETY: `lim` is a valid rlimit struct that lives across the call;
         // setrlimit only reads it.
         if unsafe { libc::setrlimit(res, &lim) } != 0 {
-            return Err(format!(
-                "process.rlimits[{i}]: setrlimit {}: {}",
-                r.typ,
-                std::io::Error::last_os_error()
-            ));
+            let e = std::io::Error::last_os_error();
+            return Err(Error::field(
+                format!("process.rlimits[{i}]"),
+                format!("setrlimit {}: {e}", r.typ),
+            )
+            .errno(e));
         }
     }
     Ok(())
@@ -60,5 +62,28 @@ mod tests {
         for n in husk_spec::RLIMIT_NAMES {
             assert!(super::resource(n).is_some(), "{n}");
         }
+    }
+
+    /// A limit the kernel refuses (soft above hard: EINVAL, nothing
+    /// changed) names its entry and keeps the errno, with the line it had
+    /// as text.
+    #[test]
+    fn a_refused_limit_names_its_entry_and_errno() {
+        let r = husk_spec::Rlimit {
+            typ: "RLIMIT_NOFILE".into(),
+            soft: 10,
+            hard: 5,
+        };
+        let e = super::apply(&[r]).unwrap_err();
+        assert_eq!(e.kind, crate::error::ErrorKind::Config);
+        assert_eq!(e.field.as_deref(), Some("process.rlimits[0]"));
+        assert_eq!(e.errno, Some(libc::EINVAL));
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "process.rlimits[0]: setrlimit RLIMIT_NOFILE: {}",
+                std::io::Error::from_raw_os_error(libc::EINVAL)
+            )
+        );
     }
 }

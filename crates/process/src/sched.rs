@@ -2,6 +2,7 @@
 //! (ioprio_set), applied to the calling process just before exec; both are
 //! kept across execve and inherited by the program's children.
 
+use crate::error::{Error, Result};
 use husk_spec::{IoPriority, Scheduler};
 
 /// The kernel's `struct sched_attr` (SCHED_ATTR_SIZE_VER1, 56 bytes).
@@ -20,13 +21,16 @@ struct SchedAttr {
     util_max: u32,
 }
 
-pub fn set_scheduler(s: &Scheduler) -> Result<(), String> {
-    let policy = s
-        .policy_value()
-        .ok_or_else(|| format!("process.scheduler.policy: unknown policy {:?}", s.policy))?;
+pub fn set_scheduler(s: &Scheduler) -> Result<()> {
+    let policy = s.policy_value().ok_or_else(|| {
+        Error::field(
+            "process.scheduler.policy",
+            format!("unknown policy {:?}", s.policy),
+        )
+    })?;
     let flags = s
         .flags_value()
-        .ok_or_else(|| "process.scheduler.flags: unknown flag".to_string())?;
+        .ok_or_else(|| Error::field("process.scheduler.flags", "unknown flag"))?;
     let attr = SchedAttr {
         size: std::mem::size_of::<SchedAttr>() as u32,
         policy,
@@ -43,11 +47,12 @@ pub fn set_scheduler(s: &Scheduler) -> Result<(), String> {
     // that size.
     let r = unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &attr as *const SchedAttr, 0) };
     if r != 0 {
-        return Err(format!(
-            "process.scheduler: sched_setattr({}): {}",
-            s.policy,
-            std::io::Error::last_os_error()
-        ));
+        let e = std::io::Error::last_os_error();
+        return Err(Error::field(
+            "process.scheduler",
+            format!("sched_setattr({}): {e}", s.policy),
+        )
+        .errno(e));
     }
     Ok(())
 }
@@ -55,21 +60,24 @@ pub fn set_scheduler(s: &Scheduler) -> Result<(), String> {
 const IOPRIO_WHO_PROCESS: libc::c_int = 1;
 const IOPRIO_CLASS_SHIFT: u32 = 13;
 
-pub fn set_io_priority(io: &IoPriority) -> Result<(), String> {
-    let class = io
-        .class_value()
-        .ok_or_else(|| format!("process.ioPriority.class: unknown class {:?}", io.class))?;
+pub fn set_io_priority(io: &IoPriority) -> Result<()> {
+    let class = io.class_value().ok_or_else(|| {
+        Error::field(
+            "process.ioPriority.class",
+            format!("unknown class {:?}", io.class),
+        )
+    })?;
     let value = (class << IOPRIO_CLASS_SHIFT) | (io.priority as u32 & 0x7);
     // SAFETY: ioprio_set takes three integers (who, which = 0 for the
     // caller, the priority) and touches no memory of ours.
     let r = unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, value) };
     if r != 0 {
-        return Err(format!(
-            "process.ioPriority: ioprio_set({} {}): {}",
-            io.class,
-            io.priority,
-            std::io::Error::last_os_error()
-        ));
+        let e = std::io::Error::last_os_error();
+        return Err(Error::field(
+            "process.ioPriority",
+            format!("ioprio_set({} {}): {e}", io.class, io.priority),
+        )
+        .errno(e));
     }
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The few raw syscalls the chain needs that nix does not wrap, each in the
 //! smallest safe function.
 
+use crate::error::{Error, Result};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
 /// Ends a forked child at once: no destructors, no atexit handlers, no
@@ -10,22 +11,26 @@ pub fn exit_now(code: i32) -> ! {
     unsafe { libc::_exit(code) }
 }
 
-pub fn set_dumpable(on: bool) -> Result<(), String> {
-    nix::sys::prctl::set_dumpable(on).map_err(|e| format!("prctl(PR_SET_DUMPABLE): {e}"))
+pub fn set_dumpable(on: bool) -> Result<()> {
+    nix::sys::prctl::set_dumpable(on)
+        .map_err(|e| Error::system(format!("prctl(PR_SET_DUMPABLE): {e}")).errno(e))
 }
 
-pub fn set_keepcaps(on: bool) -> Result<(), String> {
-    nix::sys::prctl::set_keepcaps(on).map_err(|e| format!("prctl(PR_SET_KEEPCAPS): {e}"))
+pub fn set_keepcaps(on: bool) -> Result<()> {
+    nix::sys::prctl::set_keepcaps(on)
+        .map_err(|e| Error::system(format!("prctl(PR_SET_KEEPCAPS): {e}")).errno(e))
 }
 
-pub fn set_no_new_privs() -> Result<(), String> {
-    nix::sys::prctl::set_no_new_privs().map_err(|e| format!("process.noNewPrivileges: {e}"))
+pub fn set_no_new_privs() -> Result<()> {
+    nix::sys::prctl::set_no_new_privs()
+        .map_err(|e| Error::field("process.noNewPrivileges", e.to_string()).errno(e))
 }
 
 /// Joins a new session keyring named for the container, so containers do
 /// not share the host's keys.
-pub fn join_session_keyring(name: &str) -> Result<(), String> {
-    let c = std::ffi::CString::new(name).map_err(|_| "keyring name has a NUL byte".to_string())?;
+pub fn join_session_keyring(name: &str) -> Result<()> {
+    let c =
+        std::ffi::CString::new(name).map_err(|_| Error::system("keyring name has a NUL byte"))?;
     const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
     // SAFETY: keyctl(JOIN_SESSION_KEYRING) reads the NUL-terminated name,
     // which outlives the call.
@@ -39,50 +44,18 @@ pub fn join_session_keyring(name: &str) -> Result<(), String> {
         ) {
             return Ok(());
         }
-        return Err(format!("join session keyring: {e}"));
+        return Err(Error::system(format!("join session keyring: {e}")).errno(e));
     }
     Ok(())
 }
 
-/// Marks every fd from `first` on close-on-exec. close_range (Linux 5.11)
-/// first; where a seccomp profile that predates it denies it (EPERM), or
-/// the kernel lacks it (ENOSYS, EINVAL), each open descriptor listed in
-/// /proc/self/fd gets FD_CLOEXEC, as runc does.
-pub fn cloexec_from(first: u32) -> Result<(), String> {
-    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets flags on our
-    // own descriptor table; no memory is passed.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            first,
-            u32::MAX,
-            libc::CLOSE_RANGE_CLOEXEC,
-        )
-    };
-    if r == 0 {
-        return Ok(());
-    }
-    let e = std::io::Error::last_os_error();
-    if !matches!(
-        e.raw_os_error(),
-        Some(libc::EPERM | libc::ENOSYS | libc::EINVAL)
-    ) {
-        return Err(format!("close_range: {e}"));
-    }
-    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e2| format!("close_range: {e}; list /proc/self/fd: {e2}"))?
-        .flatten()
-        .filter_map(|d| d.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd >= first as i32)
-        .collect();
-    for fd in fds {
-        // The directory's own descriptor is listed but already closed.
-        let _ = nix::fcntl::fcntl(
-            fd,
-            nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC),
-        );
-    }
-    Ok(())
+/// Marks every fd from `first` on close-on-exec (husk_host::fds: the
+/// hooks runner needs the same before its exec).
+pub fn cloexec_from(first: u32) -> Result<()> {
+    husk_host::fds::cloexec_from(first).map_err(|e| Error {
+        errno: e.errno(),
+        ..Error::system(e.to_string())
+    })
 }
 
 /// Restores default dispositions and an empty mask: ignored signals (Rust

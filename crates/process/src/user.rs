@@ -1,27 +1,34 @@
 //! Switching to process.user: groups, gid, uid, umask.
 
+use crate::error::{Error, Result};
 use husk_spec::User;
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
 
 /// `setgroups_allowed` is false inside a user namespace whose setgroups file
 /// says "deny"; then the supplementary groups cannot be changed at all.
-pub fn switch(user: &User, setgroups_allowed: bool) -> Result<(), String> {
+pub fn switch(user: &User, setgroups_allowed: bool) -> Result<()> {
+    const GROUPS: &str = "process.user.additionalGids";
     if setgroups_allowed {
         let groups: Vec<Gid> = user
             .additional_gids
             .iter()
             .map(|g| Gid::from_raw(*g))
             .collect();
-        setgroups(&groups).map_err(|e| format!("process.user.additionalGids: setgroups: {e}"))?;
+        setgroups(&groups).map_err(|e| Error::field(GROUPS, format!("setgroups: {e}")).errno(e))?;
     } else if !user.additional_gids.is_empty() {
-        return Err(
-            "process.user.additionalGids: setgroups is denied in this user namespace".into(),
-        );
+        return Err(Error::field(
+            GROUPS,
+            "setgroups is denied in this user namespace",
+        ));
     }
     let gid = Gid::from_raw(user.gid);
-    setresgid(gid, gid, gid).map_err(|e| format!("process.user.gid: setgid {}: {e}", user.gid))?;
+    setresgid(gid, gid, gid).map_err(|e| {
+        Error::field("process.user.gid", format!("setgid {}: {e}", user.gid)).errno(e)
+    })?;
     let uid = Uid::from_raw(user.uid);
-    setresuid(uid, uid, uid).map_err(|e| format!("process.user.uid: setuid {}: {e}", user.uid))?;
+    setresuid(uid, uid, uid).map_err(|e| {
+        Error::field("process.user.uid", format!("setuid {}: {e}", user.uid)).errno(e)
+    })?;
     if let Some(mask) = user.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask));
     }
@@ -45,4 +52,25 @@ pub fn home_dir(uid: u32) -> String {
         }
     }
     "/".to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    /// Refused before any call: the field, no errno, the same line.
+    #[test]
+    fn groups_where_setgroups_is_denied() {
+        let user = husk_spec::User {
+            uid: 0,
+            gid: 0,
+            additional_gids: vec![10],
+            ..husk_spec::User::default()
+        };
+        let e = super::switch(&user, false).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("process.user.additionalGids"));
+        assert_eq!(e.errno, None);
+        assert_eq!(
+            e.to_string(),
+            "process.user.additionalGids: setgroups is denied in this user namespace"
+        );
+    }
 }

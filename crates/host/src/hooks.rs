@@ -14,7 +14,53 @@ pub struct HookError {
     pub kind: &'static str,
     pub index: usize,
     pub path: String,
-    pub reason: String,
+    pub reason: Reason,
+}
+
+/// Why one hook failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Reason {
+    /// The file that takes the hook's output.
+    #[error("memfd_create: {0}")]
+    OutputFile(nix::errno::Errno),
+    #[error("{0}")]
+    DupOutput(std::io::Error),
+    #[error("cannot run: {0}")]
+    Spawn(std::io::Error),
+    #[error("{0}")]
+    Wait(std::io::Error),
+    #[error("timed out after {0}s")]
+    TimedOut(i64),
+    /// It ran and failed: how it ended, then the tail of its output.
+    #[error("{}", failed_text(.status, .output))]
+    Failed {
+        status: std::process::ExitStatus,
+        output: String,
+    },
+}
+
+impl Reason {
+    /// The errno of the system call that failed, if one did (not for a
+    /// hook that ran and failed).
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            Reason::OutputFile(e) => Some(*e as i32),
+            Reason::DupOutput(e) | Reason::Spawn(e) | Reason::Wait(e) => e.raw_os_error(),
+            Reason::TimedOut(_) | Reason::Failed { .. } => None,
+        }
+    }
+}
+
+fn failed_text(status: &std::process::ExitStatus, output: &str) -> String {
+    let mut reason = match status.code() {
+        Some(c) => format!("exit status {c}"),
+        None => format!("{status}"),
+    };
+    if !output.is_empty() {
+        reason.push_str(": ");
+        reason.push_str(output);
+    }
+    reason
 }
 
 /// Runs `hooks` in order, stopping at the first failure.
@@ -52,7 +98,7 @@ pub fn run_all_warn(kind: &'static str, hooks: &[Hook], state: &[u8]) {
     }
 }
 
-fn run_one(h: &Hook, state: &[u8], cwd: Option<&std::path::Path>) -> Result<(), String> {
+fn run_one(h: &Hook, state: &[u8], cwd: Option<&std::path::Path>) -> Result<(), Reason> {
     let mut cmd = Command::new(&h.path);
     if let Some(d) = cwd {
         cmd.current_dir(d);
@@ -69,7 +115,7 @@ fn run_one(h: &Hook, state: &[u8], cwd: Option<&std::path::Path>) -> Result<(), 
     // child's descriptor flags (husk is single-threaded, so the /proc
     // fallback may allocate).
     unsafe {
-        cmd.pre_exec(|| crate::sys::cloexec_from(3).map_err(std::io::Error::other));
+        cmd.pre_exec(|| crate::fds::cloexec_from(3).map_err(std::io::Error::other));
     }
     for kv in &h.env {
         if let Some((k, v)) = kv.split_once('=') {
@@ -80,9 +126,9 @@ fn run_one(h: &Hook, state: &[u8], cwd: Option<&std::path::Path>) -> Result<(), 
     // cannot block on a full pipe while we wait for it.
     let out = output_file()?;
     cmd.stdin(Stdio::piped())
-        .stdout(Stdio::from(out.try_clone().map_err(|e| e.to_string())?))
-        .stderr(Stdio::from(out.try_clone().map_err(|e| e.to_string())?));
-    let mut child = cmd.spawn().map_err(|e| format!("cannot run: {e}"))?;
+        .stdout(Stdio::from(out.try_clone().map_err(Reason::DupOutput)?))
+        .stderr(Stdio::from(out.try_clone().map_err(Reason::DupOutput)?));
+    let mut child = cmd.spawn().map_err(Reason::Spawn)?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook that does not read its stdin is fine.
         let _ = stdin.write_all(state);
@@ -91,12 +137,12 @@ fn run_one(h: &Hook, state: &[u8], cwd: Option<&std::path::Path>) -> Result<(), 
         .timeout
         .map(|t| Instant::now() + Duration::from_secs(t.max(1) as u64));
     let status = loop {
-        match child.try_wait().map_err(|e| e.to_string())? {
+        match child.try_wait().map_err(Reason::Wait)? {
             Some(s) => break s,
             None if deadline.is_some_and(|d| Instant::now() >= d) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(format!("timed out after {}s", h.timeout.unwrap_or(0)));
+                return Err(Reason::TimedOut(h.timeout.unwrap_or(0)));
             }
             None => std::thread::sleep(Duration::from_millis(2)),
         }
@@ -104,24 +150,18 @@ fn run_one(h: &Hook, state: &[u8], cwd: Option<&std::path::Path>) -> Result<(), 
     if status.success() {
         return Ok(());
     }
-    let text = read_tail(out);
-    let mut reason = match status.code() {
-        Some(c) => format!("exit status {c}"),
-        None => format!("{status}"),
-    };
-    if !text.is_empty() {
-        reason.push_str(": ");
-        reason.push_str(&text);
-    }
-    Err(reason)
+    Err(Reason::Failed {
+        status,
+        output: read_tail(out),
+    })
 }
 
-fn output_file() -> Result<File, String> {
+fn output_file() -> Result<File, Reason> {
     let fd = nix::sys::memfd::memfd_create(
         c"husk-hook-output",
         nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
     )
-    .map_err(|e| format!("memfd_create: {e}"))?;
+    .map_err(Reason::OutputFile)?;
     Ok(File::from(fd))
 }
 

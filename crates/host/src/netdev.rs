@@ -14,6 +14,135 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+/// A failed step of linux.netDevices (or of bringing up lo in a new network
+/// namespace): the config field it was for and what failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {what}")]
+pub struct NetdevError {
+    /// `linux.netDevices`, `linux.netDevices.<host name>` or
+    /// `linux.namespaces`.
+    pub field: String,
+    pub what: Failure,
+}
+
+impl NetdevError {
+    fn new(field: impl Into<String>, what: Failure) -> Self {
+        NetdevError {
+            field: field.into(),
+            what,
+        }
+    }
+
+    /// The errno of the failed system call or netlink request, if one.
+    pub fn errno(&self) -> Option<i32> {
+        self.what.errno()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("netlink socket: {0}")]
+    Socket(std::io::Error),
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    #[error("no network device {0:?} on the host")]
+    NoDevice(String),
+    #[error("open {path}: {source}")]
+    OpenNs {
+        path: String,
+        source: std::io::Error,
+    },
+    /// The kernel refused the RTM_NEWLINK that moves it.
+    #[error("move into the container's network namespace as {name:?}: {source}")]
+    Move {
+        name: String,
+        source: std::io::Error,
+    },
+    #[error("{0} is not in the container")]
+    NotInContainer(String),
+    /// A `%d` device whose index another device took in a joined namespace.
+    #[error("the moved device is not at index {index} any more ({there:?} is there, not a {template:?})")]
+    IndexTaken {
+        index: i32,
+        there: String,
+        template: String,
+    },
+    /// The kernel refused the RTM_NEWADDR of a kept address.
+    #[error("add its address again in the container: {0}")]
+    AddAddress(std::io::Error),
+    #[error("set {name} up: {source}")]
+    SetUp { name: String, source: LinkUpError },
+    #[error("network: bring up lo: {0}")]
+    LoopbackUp(LinkUpError),
+}
+
+impl Failure {
+    fn errno(&self) -> Option<i32> {
+        match self {
+            Failure::Socket(e)
+            | Failure::OpenNs { source: e, .. }
+            | Failure::Move { source: e, .. }
+            | Failure::AddAddress(e) => e.raw_os_error(),
+            Failure::Netlink(e) => e.errno(),
+            Failure::SetUp { source: e, .. } | Failure::LoopbackUp(e) => e.errno(),
+            Failure::NoDevice(_) | Failure::NotInContainer(_) | Failure::IndexTaken { .. } => None,
+        }
+    }
+}
+
+/// A netlink exchange that failed before the kernel answered the request
+/// itself.
+#[derive(Debug, thiserror::Error)]
+pub enum NetlinkError {
+    #[error("netlink send: {0}")]
+    Send(std::io::Error),
+    #[error("netlink receive: {0}")]
+    Receive(std::io::Error),
+    #[error("short netlink reply ({0} bytes)")]
+    ShortReply(usize),
+    #[error("unexpected netlink reply type {0}")]
+    ReplyType(u16),
+    #[error("empty netlink reply")]
+    EmptyReply,
+    /// The kernel refused the RTM_GETADDR dump.
+    #[error("list addresses: {0}")]
+    ListAddresses(std::io::Error),
+}
+
+impl NetlinkError {
+    fn errno(&self) -> Option<i32> {
+        match self {
+            NetlinkError::Send(e) | NetlinkError::Receive(e) | NetlinkError::ListAddresses(e) => {
+                e.raw_os_error()
+            }
+            NetlinkError::ShortReply(_) | NetlinkError::ReplyType(_) | NetlinkError::EmptyReply => {
+                None
+            }
+        }
+    }
+}
+
+/// Why a link could not be set up (SIOCGIFFLAGS, then SIOCSIFFLAGS).
+#[derive(Debug, thiserror::Error)]
+pub enum LinkUpError {
+    #[error("{op}: {source}")]
+    Sys {
+        op: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{0:?} is longer than an interface name can be")]
+    NameTooLong(String),
+}
+
+impl LinkUpError {
+    fn errno(&self) -> Option<i32> {
+        match self {
+            LinkUpError::Sys { source, .. } => source.raw_os_error(),
+            LinkUpError::NameTooLong(_) => None,
+        }
+    }
+}
+
 const RTM_NEWLINK: u16 = 16;
 const RTM_NEWADDR: u16 = 20;
 const RTM_GETADDR: u16 = 22;
@@ -89,13 +218,13 @@ fn move_request(seq: u32, index: i32, ns_fd: i32, name: &str) -> Vec<u8> {
 }
 
 /// The errno of the NLMSG_ERROR acknowledgement in `reply` (0: success).
-fn ack_errno(reply: &[u8]) -> Result<i32, String> {
+fn ack_errno(reply: &[u8]) -> Result<i32, NetlinkError> {
     if reply.len() < 20 {
-        return Err(format!("short netlink reply ({} bytes)", reply.len()));
+        return Err(NetlinkError::ShortReply(reply.len()));
     }
     let typ = u16::from_ne_bytes([reply[4], reply[5]]);
     if typ != NLMSG_ERROR {
-        return Err(format!("unexpected netlink reply type {typ}"));
+        return Err(NetlinkError::ReplyType(typ));
     }
     let err = i32::from_ne_bytes([reply[16], reply[17], reply[18], reply[19]]);
     Ok(-err)
@@ -198,21 +327,18 @@ fn permanent_global(payload: &[u8], index: i32) -> Option<Address> {
 }
 
 /// Every permanent global address of link `index` (one RTM_GETADDR dump).
-fn dump_addresses(sock: &mut File, index: i32) -> Result<Vec<Address>, String> {
+fn dump_addresses(sock: &mut File, index: i32) -> Result<Vec<Address>, NetlinkError> {
     let mut req = Vec::with_capacity(24);
     nl_header(&mut req, RTM_GETADDR, NLM_F_REQUEST | NLM_F_DUMP, 1);
     ifaddrmsg(&mut req, libc::AF_UNSPEC as u8, 0, 0, 0, 0);
-    sock.write_all(&finish(req))
-        .map_err(|e| format!("netlink send: {e}"))?;
+    sock.write_all(&finish(req)).map_err(NetlinkError::Send)?;
     let mut found = Vec::new();
     let mut buf = vec![0u8; 32 * 1024];
     loop {
-        let n = sock
-            .read(&mut buf)
-            .map_err(|e| format!("netlink receive: {e}"))?;
+        let n = sock.read(&mut buf).map_err(NetlinkError::Receive)?;
         let msgs = messages(&buf[..n]);
         if msgs.is_empty() {
-            return Err("empty netlink reply".into());
+            return Err(NetlinkError::EmptyReply);
         }
         for (typ, flags, payload) in msgs {
             match typ {
@@ -222,9 +348,8 @@ fn dump_addresses(sock: &mut File, index: i32) -> Result<Vec<Address>, String> {
                         .get(0..4)
                         .map(|b| -i32::from_ne_bytes(b.try_into().expect("4 bytes")))
                         .unwrap_or(libc::EIO);
-                    return Err(format!(
-                        "list addresses: {}",
-                        std::io::Error::from_raw_os_error(err)
+                    return Err(NetlinkError::ListAddresses(
+                        std::io::Error::from_raw_os_error(err),
                     ));
                 }
                 RTM_NEWADDR => found.extend(permanent_global(payload, index)),
@@ -262,13 +387,10 @@ fn add_request(seq: u32, index: i32, a: &Address) -> Vec<u8> {
 }
 
 /// Sends one request on `sock` and returns the errno of its acknowledgement.
-fn request(sock: &mut File, req: &[u8]) -> Result<i32, String> {
-    sock.write_all(req)
-        .map_err(|e| format!("netlink send: {e}"))?;
+fn request(sock: &mut File, req: &[u8]) -> Result<i32, NetlinkError> {
+    sock.write_all(req).map_err(NetlinkError::Send)?;
     let mut reply = [0u8; 1024];
-    let n = sock
-        .read(&mut reply)
-        .map_err(|e| format!("netlink receive: {e}"))?;
+    let n = sock.read(&mut reply).map_err(NetlinkError::Receive)?;
     ack_errno(&reply[..n])
 }
 
@@ -285,8 +407,8 @@ fn if_index(name: &str) -> Option<i32> {
 /// 127.0.0.1 could not be reached by its own container, nor by the other
 /// containers of a pod that join the namespace. Never called for a
 /// namespace joined by path (its owner set it up).
-pub fn loopback_up() -> Result<(), String> {
-    set_up("lo").map_err(|e| format!("linux.namespaces: network: bring up lo: {e}"))
+pub fn loopback_up() -> Result<(), NetdevError> {
+    set_up("lo").map_err(|e| NetdevError::new("linux.namespaces", Failure::LoopbackUp(e)))
 }
 
 fn container_name<'a>(host: &'a str, dev: &'a NetDevice) -> &'a str {
@@ -300,18 +422,19 @@ fn container_name<'a>(host: &'a str, dev: &'a NetDevice) -> &'a str {
 /// every linux.netDevices device, which the move will drop.
 pub fn addresses_to_keep(
     devices: &BTreeMap<String, NetDevice>,
-) -> Result<Vec<DeviceAddresses>, String> {
+) -> Result<Vec<DeviceAddresses>, NetdevError> {
     if devices.is_empty() {
         return Ok(Vec::new());
     }
     let mut sock =
-        netlink_socket().map_err(|e| format!("linux.netDevices: netlink socket: {e}"))?;
+        netlink_socket().map_err(|e| NetdevError::new("linux.netDevices", Failure::Socket(e)))?;
     let mut out = Vec::new();
     for (host, dev) in devices {
         let field = format!("linux.netDevices.{host}");
         let index = if_index(host)
-            .ok_or_else(|| format!("{field}: no network device {host:?} on the host"))?;
-        let addresses = dump_addresses(&mut sock, index).map_err(|e| format!("{field}: {e}"))?;
+            .ok_or_else(|| NetdevError::new(&field, Failure::NoDevice(host.clone())))?;
+        let addresses =
+            dump_addresses(&mut sock, index).map_err(|e| NetdevError::new(&field, e.into()))?;
         out.push(DeviceAddresses {
             host: host.clone(),
             name: container_name(host, dev).to_string(),
@@ -325,7 +448,7 @@ pub fn addresses_to_keep(
 /// In the container's network namespace, once the host has moved them
 /// there (runtime-spec 1.3.0): each device's kept addresses added again,
 /// then the device up.
-pub fn moved_devices_up(devices: &[DeviceAddresses]) -> Result<(), String> {
+pub fn moved_devices_up(devices: &[DeviceAddresses]) -> Result<(), NetdevError> {
     let mut sock = None;
     for (seq, d) in devices.iter().enumerate() {
         let field = format!("linux.netDevices.{}", d.host);
@@ -336,35 +459,43 @@ pub fn moved_devices_up(devices: &[DeviceAddresses]) -> Result<(), String> {
             // the device there must then at least answer to the template.
             let there = if_indextoname(d.index).unwrap_or_default();
             if !matches_template(&d.name, &there) {
-                return Err(format!(
-                    "{field}: the moved device is not at index {} any more ({:?} is there, not a {:?})",
-                    d.index, there, d.name
+                return Err(NetdevError::new(
+                    field,
+                    Failure::IndexTaken {
+                        index: d.index,
+                        there,
+                        template: d.name.clone(),
+                    },
                 ));
             }
             d.index
         } else {
             if_index(&d.name)
-                .ok_or_else(|| format!("{field}: {} is not in the container", d.name))?
+                .ok_or_else(|| NetdevError::new(&field, Failure::NotInContainer(d.name.clone())))?
         };
         for a in &d.addresses {
             if sock.is_none() {
-                sock = Some(netlink_socket().map_err(|e| format!("{field}: netlink socket: {e}"))?);
+                sock = Some(
+                    netlink_socket().map_err(|e| NetdevError::new(&field, Failure::Socket(e)))?,
+                );
             }
             let s = sock.as_mut().expect("just made");
             match request(s, &add_request(seq as u32 + 1, index, a))
-                .map_err(|e| format!("{field}: {e}"))?
+                .map_err(|e| NetdevError::new(&field, e.into()))?
             {
                 0 | libc::EEXIST => {}
                 errno => {
-                    return Err(format!(
-                        "{field}: add its address again in the container: {}",
-                        std::io::Error::from_raw_os_error(errno)
+                    return Err(NetdevError::new(
+                        field,
+                        Failure::AddAddress(std::io::Error::from_raw_os_error(errno)),
                     ))
                 }
             }
         }
         let name = if_indextoname(index).unwrap_or_else(|| d.name.clone());
-        set_up(&name).map_err(|e| format!("{field}: set {name} up: {e}"))?;
+        if let Err(source) = set_up(&name) {
+            return Err(NetdevError::new(field, Failure::SetUp { name, source }));
+        }
     }
     Ok(())
 }
@@ -394,8 +525,11 @@ fn if_indextoname(index: i32) -> Option<String> {
 
 /// SIOCGIFFLAGS, then SIOCSIFFLAGS with IFF_UP, on link `name` of this
 /// process's network namespace.
-fn set_up(name: &str) -> Result<(), String> {
-    let os = |what: &str| format!("{what}: {}", std::io::Error::last_os_error());
+fn set_up(name: &str) -> Result<(), LinkUpError> {
+    let os = |op: &'static str| LinkUpError::Sys {
+        op,
+        source: std::io::Error::last_os_error(),
+    };
     // SAFETY: socket takes three integers and returns a new fd or -1.
     let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
     if fd < 0 {
@@ -406,7 +540,7 @@ fn set_up(name: &str) -> Result<(), String> {
     // SAFETY: ifreq is plain data; all zeroes is a valid value.
     let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
     if name.len() >= req.ifr_name.len() {
-        return Err(format!("{name:?} is longer than an interface name can be"));
+        return Err(LinkUpError::NameTooLong(name.to_string()));
     }
     for (d, s) in req.ifr_name.iter_mut().zip(name.bytes()) {
         *d = s as libc::c_char;
@@ -425,14 +559,22 @@ fn set_up(name: &str) -> Result<(), String> {
 }
 
 /// Moves every device into the network namespace of `pid`.
-pub fn move_all(pid: i32, devices: &BTreeMap<String, NetDevice>) -> Result<(), String> {
+pub(crate) fn move_all(pid: i32, devices: &BTreeMap<String, NetDevice>) -> Result<(), NetdevError> {
     if devices.is_empty() {
         return Ok(());
     }
     let ns_path = format!("/proc/{pid}/ns/net");
-    let ns = File::open(&ns_path).map_err(|e| format!("linux.netDevices: open {ns_path}: {e}"))?;
+    let ns = File::open(&ns_path).map_err(|source| {
+        NetdevError::new(
+            "linux.netDevices",
+            Failure::OpenNs {
+                path: ns_path.clone(),
+                source,
+            },
+        )
+    })?;
     let mut sock =
-        netlink_socket().map_err(|e| format!("linux.netDevices: netlink socket: {e}"))?;
+        netlink_socket().map_err(|e| NetdevError::new("linux.netDevices", Failure::Socket(e)))?;
     for (seq, (host, dev)) in devices.iter().enumerate() {
         let field = format!("linux.netDevices.{host}");
         let name = dev
@@ -441,14 +583,17 @@ pub fn move_all(pid: i32, devices: &BTreeMap<String, NetDevice>) -> Result<(), S
             .filter(|n| !n.is_empty())
             .unwrap_or(host);
         let index = if_index(host)
-            .ok_or_else(|| format!("{field}: no network device {host:?} on the host"))?;
+            .ok_or_else(|| NetdevError::new(&field, Failure::NoDevice(host.clone())))?;
         let req = move_request(seq as u32 + 1, index, ns.as_raw_fd(), name);
-        match request(&mut sock, &req).map_err(|e| format!("{field}: {e}"))? {
+        match request(&mut sock, &req).map_err(|e| NetdevError::new(&field, e.into()))? {
             0 => tracing::debug!("{field}: moved into the container as {name}"),
             errno => {
-                return Err(format!(
-                    "{field}: move into the container's network namespace as {name:?}: {}",
-                    std::io::Error::from_raw_os_error(errno)
+                return Err(NetdevError::new(
+                    field,
+                    Failure::Move {
+                        name: name.to_string(),
+                        source: std::io::Error::from_raw_os_error(errno),
+                    },
                 ))
             }
         }
@@ -526,13 +671,43 @@ mod tests {
         assert!(!matches_template("eth0", "eth0"));
     }
 
+    /// The typed error says what the text said before it was typed.
+    #[test]
+    fn errors_keep_their_line() {
+        let eperm = || std::io::Error::from_raw_os_error(libc::EPERM);
+        let e = NetdevError::new(
+            "linux.namespaces",
+            Failure::LoopbackUp(LinkUpError::Sys {
+                op: "SIOCSIFFLAGS",
+                source: eperm(),
+            }),
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "linux.namespaces: network: bring up lo: SIOCSIFFLAGS: {}",
+                eperm()
+            )
+        );
+        assert_eq!(e.errno(), Some(libc::EPERM));
+        let e = NetdevError::new("linux.netDevices.eth1", NetlinkError::ShortReply(4).into());
+        assert_eq!(
+            e.to_string(),
+            "linux.netDevices.eth1: short netlink reply (4 bytes)"
+        );
+        assert_eq!(e.errno(), None);
+    }
+
     #[test]
     fn acks() {
         let mut ok = vec![0u8; 36];
         ok[4..6].copy_from_slice(&NLMSG_ERROR.to_ne_bytes());
-        assert_eq!(ack_errno(&ok), Ok(0));
+        assert_eq!(ack_errno(&ok).unwrap(), 0);
         ok[16..20].copy_from_slice(&(-libc::ENODEV).to_ne_bytes());
-        assert_eq!(ack_errno(&ok), Ok(libc::ENODEV));
-        assert!(ack_errno(&ok[..10]).is_err());
+        assert_eq!(ack_errno(&ok).unwrap(), libc::ENODEV);
+        assert!(matches!(
+            ack_errno(&ok[..10]),
+            Err(NetlinkError::ShortReply(10))
+        ));
     }
 }

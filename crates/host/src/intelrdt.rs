@@ -15,6 +15,51 @@
 use husk_spec::IntelRdt;
 use std::path::PathBuf;
 
+/// A failed step of `apply`: the field it was for and what failed.
+#[derive(Debug, thiserror::Error)]
+#[error("{field}: {what}")]
+pub struct IntelRdtError {
+    /// `linux.intelRdt`, `linux.intelRdt.closID` or
+    /// `linux.intelRdt.enableMonitoring`.
+    pub field: &'static str,
+    pub what: Failure,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("no resctrl filesystem is mounted on this host (Intel RDT is not available)")]
+    NoResctrl,
+    /// A closID without a schema names a group that must exist.
+    #[error("resctrl group {} does not exist", .0.display())]
+    NoGroup(PathBuf),
+    #[error("this host's resctrl has no monitoring (info/L3_MON)")]
+    NoMonitoring,
+    #[error("create {}: {source}", .path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("write {}: {source}", .path.display())]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl IntelRdtError {
+    fn new(field: &'static str, what: Failure) -> Self {
+        IntelRdtError { field, what }
+    }
+
+    /// The errno of the failed write or mkdir, if one.
+    pub fn errno(&self) -> Option<i32> {
+        match &self.what {
+            Failure::Create { source, .. } | Failure::Write { source, .. } => source.raw_os_error(),
+            Failure::NoResctrl | Failure::NoGroup(_) | Failure::NoMonitoring => None,
+        }
+    }
+}
+
 /// Where resctrl is mounted, from /proc/self/mountinfo.
 fn resctrl_root() -> Option<PathBuf> {
     let text = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
@@ -52,49 +97,57 @@ fn schemata(rdt: &IntelRdt) -> Option<String> {
     (!lines.is_empty()).then(|| lines.join("\n") + "\n")
 }
 
-pub fn apply(id: &str, pid: i32, rdt: &IntelRdt) -> Result<(), String> {
-    let root = resctrl_root().ok_or_else(|| {
-        "linux.intelRdt: no resctrl filesystem is mounted on this host (Intel RDT is not available)"
-            .to_string()
-    })?;
+pub(crate) fn apply(id: &str, pid: i32, rdt: &IntelRdt) -> Result<(), IntelRdtError> {
+    const FIELD: &str = "linux.intelRdt";
+    let root = resctrl_root().ok_or_else(|| IntelRdtError::new(FIELD, Failure::NoResctrl))?;
     let schema = schemata(rdt);
     let group = rdt.clos_id.as_deref().unwrap_or(id);
     let dir = root.join(group);
     if !dir.is_dir() {
         if rdt.clos_id.is_some() && schema.is_none() {
-            return Err(format!(
-                "linux.intelRdt.closID: resctrl group {} does not exist",
-                dir.display()
+            return Err(IntelRdtError::new(
+                "linux.intelRdt.closID",
+                Failure::NoGroup(dir),
             ));
         }
-        std::fs::create_dir(&dir)
-            .map_err(|e| format!("linux.intelRdt: create {}: {e}", dir.display()))?;
+        std::fs::create_dir(&dir).map_err(|source| {
+            IntelRdtError::new(
+                FIELD,
+                Failure::Create {
+                    path: dir.clone(),
+                    source,
+                },
+            )
+        })?;
     }
+    let write = |path: PathBuf, text: String| {
+        std::fs::write(&path, text)
+            .map_err(|source| IntelRdtError::new(FIELD, Failure::Write { path, source }))
+    };
     if let Some(s) = schema {
-        let f = dir.join("schemata");
-        std::fs::write(&f, s).map_err(|e| format!("linux.intelRdt: write {}: {e}", f.display()))?;
+        write(dir.join("schemata"), s)?;
     }
     let tasks = match monitoring(rdt) {
         false => dir.join("tasks"),
         true => {
+            const MON: &str = "linux.intelRdt.enableMonitoring";
             if !root.join("info/L3_MON").is_dir() {
-                return Err(
-                    "linux.intelRdt.enableMonitoring: this host's resctrl has no monitoring (info/L3_MON)"
-                        .into(),
-                );
+                return Err(IntelRdtError::new(MON, Failure::NoMonitoring));
             }
             let mon = dir.join("mon_groups").join(id);
-            std::fs::create_dir(&mon).map_err(|e| {
-                format!(
-                    "linux.intelRdt.enableMonitoring: create {}: {e}",
-                    mon.display()
+            std::fs::create_dir(&mon).map_err(|source| {
+                IntelRdtError::new(
+                    MON,
+                    Failure::Create {
+                        path: mon.clone(),
+                        source,
+                    },
                 )
             })?;
             mon.join("tasks")
         }
     };
-    std::fs::write(&tasks, pid.to_string())
-        .map_err(|e| format!("linux.intelRdt: write {}: {e}", tasks.display()))
+    write(tasks, pid.to_string())
 }
 
 fn monitoring(rdt: &IntelRdt) -> bool {
@@ -142,6 +195,33 @@ mod tests {
         r.schemata = Some(vec!["L2:0=3".into()]);
         assert_eq!(schemata(&r).as_deref(), Some("L3:0=f\nMB:0=20\nL2:0=3\n"));
         assert_eq!(schemata(&IntelRdt::default()), None);
+    }
+
+    /// The typed error says what the text said before it was typed, and
+    /// keeps the field and errno apart for husk-process's error.
+    #[test]
+    fn errors_keep_their_line() {
+        let e = IntelRdtError::new(
+            "linux.intelRdt",
+            Failure::Write {
+                path: "/sys/fs/resctrl/c1/tasks".into(),
+                source: std::io::Error::from_raw_os_error(libc::EINVAL),
+            },
+        );
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "linux.intelRdt: write /sys/fs/resctrl/c1/tasks: {}",
+                std::io::Error::from_raw_os_error(libc::EINVAL)
+            )
+        );
+        assert_eq!(e.errno(), Some(libc::EINVAL));
+        let e = IntelRdtError::new("linux.intelRdt.closID", Failure::NoGroup("/r/gold".into()));
+        assert_eq!(
+            e.to_string(),
+            "linux.intelRdt.closID: resctrl group /r/gold does not exist"
+        );
+        assert_eq!(e.errno(), None);
     }
 
     #[test]
