@@ -22,7 +22,7 @@ runtimetest: deps
 demo: build
 	HUSK=$(HUSK) hack/demo.sh
 
-lint:
+lint: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
