@@ -43,44 +43,15 @@ pub fn pids(c: &Container) -> Result<Vec<i32>, ContainerError> {
         Some(cg) => Ok(cg.pids()?),
         // Rootless without a cgroup: the container's own pid namespace
         // holds exactly its processes.
-        None => own_pid_ns(c).map(|ns| pids_in_pid_ns(&ns)).ok_or_else(|| {
-            ContainerError::transition(
-                c.id(),
-                "ps: the container has neither a cgroup nor a pid namespace of its own",
-            )
-        }),
+        None => crate::procs::own_pid_ns(c)
+            .map(|ns| crate::procs::pids_in_pid_ns(&ns))
+            .ok_or_else(|| {
+                ContainerError::transition(
+                    c.id(),
+                    "ps: the container has neither a cgroup nor a pid namespace of its own",
+                )
+            }),
     }
-}
-
-/// The container's own pid namespace: recorded at create, or (rootless,
-/// where the init could not be inspected then) read from the running init.
-pub(crate) fn own_pid_ns(c: &Container) -> Option<String> {
-    c.state.pid_ns.clone().or_else(|| {
-        // Only a live init (its start time checked) is ours to inspect: a
-        // stopped container's pid may belong to anyone by now.
-        if c.status() == Status::Stopped {
-            return None;
-        }
-        let ns = crate::delete::pid_ns_of(c.state.pid)?;
-        (crate::delete::pid_ns_of(std::process::id() as i32).as_ref() != Some(&ns)).then_some(ns)
-    })
-}
-
-/// Host pids of the processes whose pid namespace is `ns` (the
-/// `pid:[inode]` link text), in ascending order.
-pub(crate) fn pids_in_pid_ns(ns: &str) -> Vec<i32> {
-    let mut out: Vec<i32> = std::fs::read_dir("/proc")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-        .filter(|pid| {
-            std::fs::read_link(format!("/proc/{pid}/ns/pid"))
-                .is_ok_and(|l| l.as_os_str() == std::ffi::OsStr::new(ns))
-        })
-        .collect();
-    out.sort_unstable();
-    out
 }
 
 /// Checks this call's resources merged into the container's current ones

@@ -23,12 +23,9 @@ pub struct CheckOptions {
 /// cannot be read at all.
 pub fn check_bundle(opts: &CheckOptions) -> Result<Problems, ContainerError> {
     let path = opts.bundle.join(husk_spec::CONFIG_FILE);
-    let data = std::fs::read(&path).map_err(|e| {
-        ContainerError::Other(format!(
-            "{}: {}",
-            path.display(),
-            crate::create::io_text(&e)
-        ))
+    let data = std::fs::read(&path).map_err(|e| ContainerError::Unreadable {
+        path: path.clone(),
+        reason: crate::error::io_text(&e),
     })?;
     let mut out = Problems::default();
     let Some(spec) = husk_spec::parse_collecting(&data, &mut out) else {
@@ -82,7 +79,7 @@ pub(crate) fn host_problems(spec: &Spec, bundle: &Path, out: &mut Problems) {
         match std::fs::canonicalize(&cfg) {
             Err(e) => out.error(
                 "root.path",
-                format!("{}: {}", cfg.display(), crate::create::io_text(&e)),
+                format!("{}: {}", cfg.display(), crate::error::io_text(&e)),
             ),
             Ok(p) if !p.is_dir() => {
                 out.error("root.path", format!("{} is not a directory", p.display()))
@@ -92,9 +89,9 @@ pub(crate) fn host_problems(spec: &Spec, bundle: &Path, out: &mut Problems) {
     }
     if let Some(p) = &spec.process {
         if let Err(e) = husk_process::check_host(p) {
-            match e.split_once(": ") {
-                Some((f, r)) if f.starts_with("process.") => out.error(f, r),
-                _ => out.error("process", e),
+            match e.field.as_deref() {
+                Some(f) if f.starts_with("process.") => out.error(f, &e.detail),
+                _ => out.error("process", e.to_string()),
             }
         }
     }
@@ -153,7 +150,7 @@ pub(crate) fn host_problems(spec: &Spec, bundle: &Path, out: &mut Problems) {
             }
         }
     }
-    if linux.intel_rdt.is_some() && !husk_process::resctrl_mounted() {
+    if linux.intel_rdt.is_some() && !husk_host::intelrdt::resctrl_mounted() {
         out.error(
             "linux.intelRdt",
             "no resctrl filesystem is mounted at /sys/fs/resctrl (Intel RDT is not available)",
@@ -382,6 +379,6 @@ pub(crate) fn host_first_error(spec: &Spec, bundle: &Path) -> Result<(), Contain
     let first = out
         .errors()
         .next()
-        .map(|p| ContainerError::Other(format!("config.json: {}: {}", p.field, p.message)));
+        .map(|p| ContainerError::config(p.field.clone(), p.message.clone()));
     first.map_or(Ok(()), Err)
 }

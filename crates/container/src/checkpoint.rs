@@ -68,12 +68,12 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<(),
         .transpose()?;
     if let Some(p) = &opts.parent_path {
         if p.is_absolute() {
-            return Err(ContainerError::Other(
+            return Err(ContainerError::Usage(
                 "--parent-path must be relative (to --image-path)".into(),
             ));
         }
         if !f.image_path.join(p).is_dir() {
-            return Err(ContainerError::Other(format!(
+            return Err(ContainerError::Usage(format!(
                 "--parent-path {}: no such directory below {}",
                 p.display(),
                 f.image_path.display()
@@ -94,7 +94,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<(),
             .rsplit_once(':')
             .and_then(|(a, p)| Some((a, p.parse::<u16>().ok()?)))
             .ok_or_else(|| {
-                ContainerError::Other(format!(
+                ContainerError::Usage(format!(
                     "--page-server {ps}: expected ADDRESS:PORT (a port number)"
                 ))
             })?;
@@ -161,7 +161,7 @@ pub fn checkpoint(root: &Path, id: &str, opts: &CheckpointOptions) -> Result<(),
     // CRIU has killed the processes: what is left is the container's
     // record, removed as `delete` does (runc destroys it too).
     let status = c.status();
-    crate::delete::destroy(c, status)
+    crate::teardown::teardown(&c, status)
 }
 
 /// The `criu` binary checkpoint and restore would run, if there is one.
@@ -175,7 +175,7 @@ fn open_dir_made(p: &Path, flag: &str) -> Result<OwnedFd, ContainerError> {
         .recursive(true)
         .mode(0o700)
         .create(p)
-        .map_err(|e| ContainerError::Other(format!("{flag} {}: {e}", p.display())))?;
+        .map_err(|e| ContainerError::Usage(format!("{flag} {}: {e}", p.display())))?;
     open_dir(p, flag)
 }
 
@@ -189,7 +189,7 @@ pub(crate) fn open_dir(p: &Path, flag: &str) -> Result<OwnedFd, ContainerError> 
         // SAFETY: open returned a fresh descriptor we own alone.
         unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) }
     })
-    .map_err(|e| ContainerError::Other(format!("{flag} {}: {}", p.display(), e.desc())))
+    .map_err(|e| ContainerError::Usage(format!("{flag} {}: {}", p.display(), e.desc())))
 }
 
 /// The options dump and restore share.
@@ -206,14 +206,14 @@ pub(crate) fn base_opts(
         Some("strict") => Some(CgMode::Strict),
         Some("ignore") => Some(CgMode::Ignore),
         Some(m) => {
-            return Err(ContainerError::Other(format!(
+            return Err(ContainerError::Usage(format!(
                 "--manage-cgroups-mode {m:?}: expected soft, full, strict or ignore"
             )))
         }
     };
     for ns in &f.empty_ns {
         if ns != "network" {
-            return Err(ContainerError::Other(format!(
+            return Err(ContainerError::Usage(format!(
                 "--empty-ns {ns:?}: only \"network\" is supported"
             )));
         }
@@ -361,13 +361,13 @@ fn write_descriptors(images: &Path, pid: i32) -> Result<(), ContainerError> {
 }
 
 pub(crate) fn criu_err(e: husk_criu::CriuError) -> ContainerError {
-    ContainerError::Other(e.to_string())
+    ContainerError::Criu(e.to_string())
 }
 
 /// A CRIU failure, with the first error lines of its log.
 pub(crate) fn with_log(e: husk_criu::CriuError, log: &Path) -> ContainerError {
     match husk_criu::log_errors(log) {
-        Some(lines) => ContainerError::Other(format!("{e}; {} says: {lines}", log.display())),
-        None => ContainerError::Other(format!("{e} (log: {})", log.display())),
+        Some(lines) => ContainerError::Criu(format!("{e}; {} says: {lines}", log.display())),
+        None => ContainerError::Criu(format!("{e} (log: {})", log.display())),
     }
 }

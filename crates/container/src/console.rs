@@ -23,3 +23,33 @@ pub fn send_master(socket: &Path, master: &OwnedFd) -> Result<(), String> {
     .map_err(|e| format!("--console-socket {}: send: {e}", socket.display()))?;
     Ok(())
 }
+
+/// Where a pty master goes, for create and exec alike: to --console-socket,
+/// or kept for husk to relay itself (`run` in the foreground).
+pub(crate) struct Target<'a> {
+    socket: Option<&'a Path>,
+    /// The master, when husk relays.
+    pub relayed: Option<OwnedFd>,
+}
+
+impl<'a> Target<'a> {
+    pub fn new(socket: Option<&'a Path>) -> Self {
+        Target {
+            socket,
+            relayed: None,
+        }
+    }
+
+    pub fn take(&mut self, master: OwnedFd) -> Result<(), husk_process::Error> {
+        match self.socket {
+            Some(s) => send_master(s, &master).map_err(husk_process::Error::system),
+            None => {
+                // The process may read its terminal size at once: set it
+                // before the process goes on, not when relaying starts.
+                crate::relay::copy_window_size(&master);
+                self.relayed = Some(master);
+                Ok(())
+            }
+        }
+    }
+}

@@ -1,10 +1,17 @@
-//! `create`: from a bundle to an init waiting for `start`.
+//! `create`: from a bundle to an init waiting for `start`, in three steps:
+//! [`prepare`] (reads and checks; makes nothing), [`provision`] (the state
+//! directory, its lock, the cgroup, the start socket, idmapped mounts) and
+//! [`launch_init`] (the create chain, husk_process::launch). From
+//! provision on, a failure tears down what was made with the code
+//! `delete` runs (crate::teardown).
 
 use crate::state::{lock_dir, Container, StateData, START_SOCKET};
+use crate::teardown::Provisioned;
 use crate::{time, ContainerError};
 use husk_cgroups::Cgroup;
-use husk_process::{hooks, launch, InitArgs, Parent};
-use husk_spec::Spec;
+use husk_host::hooks;
+use husk_process::{InitArgs, Parent};
+use husk_spec::{NamespaceType, Spec};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
@@ -30,20 +37,54 @@ pub struct CreateOptions {
 /// waiting for `start`. On error nothing is left: no process, cgroup, or
 /// state directory.
 pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
+    let mut prepared = prepare(opts)?;
+    let (mut made, made_for_init) = provision(opts, &mut prepared)?;
+    tracing::debug!("{}: launching the init", opts.id);
+    let relayed = launch_init(opts, &prepared, &made_for_init, &mut made)?;
+    drop(made_for_init);
+    tracing::debug!("{}: created, init pid {}", opts.id, made.state.pid);
+    made.state.creating = false;
+    made.save()?;
+    if let Some(p) = &opts.pid_file {
+        write_pid_file(p, made.state.pid)?;
+    }
+    let mut container = made.done();
+    container.console = relayed;
+    Ok(container)
+}
+
+/// What [`prepare`] read and checked.
+struct Prepared {
+    bundle: PathBuf,
+    spec: Spec,
+    rootfs: PathBuf,
+    /// linux.seccomp as saved for exec, and compiled.
+    seccomp_json: Option<Vec<u8>>,
+    seccomp: Option<husk_seccomp::Program>,
+    /// The container's cgroup, resolved (nothing made yet).
+    cgroup: Cgroup,
+}
+
+/// Reads the bundle and checks it, the flags and the host; compiles the
+/// seccomp filter and resolves the cgroup. Makes nothing (but the seccomp
+/// cache's entry).
+fn prepare(opts: &CreateOptions) -> Result<Prepared, ContainerError> {
     crate::validate_id(&opts.id)?;
     let bundle = std::fs::canonicalize(&opts.bundle)
         .map_err(|e| ContainerError::io("bundle", &opts.bundle, e))?;
-    let mut spec = husk_spec::load_bundle(&bundle)?;
-    let process = spec.process.as_ref().ok_or_else(|| {
-        ContainerError::Other("config.json: process: is required by create".into())
-    })?;
+    let spec = husk_spec::load_bundle(&bundle)?;
+    let process = spec
+        .process
+        .as_ref()
+        .ok_or_else(|| ContainerError::config("process", "is required by create"))?;
     if process.terminal && opts.console_socket.is_none() && !opts.relay_console {
-        return Err(ContainerError::Other(
-            "config.json: process.terminal is true but no --console-socket was given".into(),
+        return Err(ContainerError::config(
+            "process.terminal",
+            "is true but no --console-socket was given",
         ));
     }
     if !process.terminal && opts.console_socket.is_some() {
-        return Err(ContainerError::Other(
+        return Err(ContainerError::Usage(
             "--console-socket was given but process.terminal is false".into(),
         ));
     }
@@ -62,89 +103,33 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
     let root_path = &spec.root.as_ref().expect("validated").path;
     let rootfs_cfg = bundle.join(root_path);
     let rootfs = std::fs::canonicalize(&rootfs_cfg).map_err(|e| {
-        ContainerError::Other(format!(
-            "config.json: root.path: {}: {}",
-            rootfs_cfg.display(),
-            io_text(&e)
-        ))
+        ContainerError::config(
+            "root.path",
+            format!("{}: {}", rootfs_cfg.display(), crate::error::io_text(&e)),
+        )
     })?;
     if !rootfs.is_dir() {
-        return Err(ContainerError::Other(format!(
-            "config.json: root.path: {} is not a directory",
-            rootfs.display()
-        )));
+        return Err(ContainerError::config(
+            "root.path",
+            format!("{} is not a directory", rootfs.display()),
+        ));
     }
-
-    let dir = crate::state::make_dir(&opts.root, &opts.id)?;
-    // From here on the guard removes everything on failure.
-    let mut guard = Guard {
-        dir: dir.clone(),
-        pid_ns: None,
-        cgroup: None,
-        init_pid: None,
-        poststop: None,
-        state_json: String::new(),
-        host_mounts: None,
-        host_mount: None,
-        intel_rdt: None,
-    };
-    let lock = lock_dir(&dir, &opts.id)?;
-    if let Some(j) = &seccomp_json {
-        crate::seccomp::save_profile(&dir, j)?;
-    }
-    crate::notify::setup_spec(&mut spec, &dir)?;
     let linux = spec.linux_or_default();
     let cgroup = match opts.systemd_cgroup {
         true => Cgroup::resolve_systemd(linux.cgroups_path.as_deref(), &opts.id)?,
         false => Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?,
     };
-    let state = StateData {
-        id: opts.id.clone(),
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
-        pid: 0,
-        pid_start: 0,
-        created: time::now_rfc3339(),
-        owner: String::new(),
-        annotations: spec.annotations.clone(),
-        pid_ns: None,
-        cgroup: Some(cgroup.clone()),
-        creating: true,
-        hooks: spec.hooks.clone(),
-        host_mounts_before: (!linux
-            .namespaces
-            .iter()
-            .any(|n| n.typ == husk_spec::NamespaceType::Mount))
-        .then(|| {
-            let claimed = crate::delete::claimed_host_mounts(&opts.root);
-            husk_rootfs::mountinfo::mount_ids_at(&rootfs)
-                .into_iter()
-                .filter(|id| !claimed.contains(id))
-                .collect()
-        }),
-        intel_rdt: linux.intel_rdt.clone(),
-        resources: linux.resources.clone(),
-        host_mount: None,
-    };
-    guard.intel_rdt = state.intel_rdt.clone().map(|r| (opts.id.clone(), r));
-    guard.host_mounts = state
-        .host_mounts_before
-        .clone()
-        .map(|b| (rootfs.clone(), b));
-    let mut container = Container::new(dir.clone(), lock, state);
-    let _closed_in_chain = husk_process::close_in_chain(container.lock_fd());
-    // Saved before anything is made, so that `delete --force` can undo a
-    // create that was killed half way.
-    container.save()?;
     // runtime-spec 1.3.0: a cgroup that is not fit for the container is an
     // error. A frozen one would hold the init in the refrigerator forever
     // (runc: "container's cgroup unexpectedly frozen"); checked before
-    // anything is made in it, so nothing of its owner's is touched.
+    // anything is made, so nothing of its owner's is touched.
     if cgroup.is_frozen() {
-        return Err(ContainerError::Other(format!(
-            "linux.cgroupsPath: the container's cgroup {} is frozen; thaw it or choose another cgroupsPath",
-            cgroup.dirs().next().map_or(String::new(), |d| d.display().to_string())
-        )));
+        return Err(ContainerError::CgroupFrozen {
+            dir: cgroup
+                .dirs()
+                .next()
+                .map_or(String::new(), |d| d.display().to_string()),
+        });
     }
     if let Some(n) = cgroup
         .pids()
@@ -156,26 +141,114 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
             "linux.cgroupsPath: the container's cgroup already holds {n} processes; they share its limits"
         );
     }
-    let created = cgroup.create(linux.resources.as_ref());
-    // Whatever create() made is recorded in `cgroup`, also on failure paths
-    // it did not undo itself.
-    guard.cgroup = Some(cgroup.clone());
-    let cgroup = match created {
-        Ok(()) => Some(cgroup),
+    Ok(Prepared {
+        bundle,
+        spec,
+        rootfs,
+        seccomp_json,
+        seccomp,
+        cgroup,
+    })
+}
+
+/// What the init is given from [`provision`] beyond the container's state.
+struct ForInit {
+    listener: UnixListener,
+    idmapped: Vec<(usize, OwnedFd)>,
+}
+
+/// Makes what the container needs before its init exists, recording each
+/// in the state as it is made: from here a failure (the returned guard
+/// dropped) tears it down.
+fn provision(
+    opts: &CreateOptions,
+    p: &mut Prepared,
+) -> Result<(Provisioned, ForInit), ContainerError> {
+    let dir = crate::state::make_dir(&opts.root, &opts.id)?;
+    let lock = match lock_dir(&dir, &opts.id) {
+        Ok(l) => l,
         Err(e) => {
-            crate::rootless::tolerate_cgroup_error(e, linux.resources.as_ref())?;
-            None
+            let _ = crate::teardown::remove_state_dir(&dir);
+            return Err(e);
         }
     };
-    // Recorded with the init's pid at the next save; until then the state
-    // saved above (the planned directories) is what a crash cleanup needs.
-    container.state.cgroup = cgroup.clone();
-    guard.poststop = spec.hooks.as_ref().map(|h| h.poststop.clone());
-
-    let sock = container.short_path(START_SOCKET);
+    let linux = p.spec.linux_or_default();
+    let host_mounts_before = (!linux
+        .namespaces
+        .iter()
+        .any(|n| n.typ == NamespaceType::Mount))
+    .then(|| {
+        let claimed = crate::teardown::claimed_host_mounts(&opts.root);
+        husk_rootfs::mountinfo::mount_ids_at(&p.rootfs)
+            .into_iter()
+            .filter(|id| !claimed.contains(id))
+            .collect()
+    });
+    let state = StateData {
+        id: opts.id.clone(),
+        bundle: p.bundle.clone(),
+        rootfs: p.rootfs.clone(),
+        pid: 0,
+        pid_start: 0,
+        created: time::now_rfc3339(),
+        owner: String::new(),
+        annotations: p.spec.annotations.clone(),
+        pid_ns: None,
+        cgroup: Some(p.cgroup.clone()),
+        creating: true,
+        hooks: p.spec.hooks.clone(),
+        host_mounts_before,
+        intel_rdt: linux.intel_rdt.clone(),
+        resources: linux.resources.clone(),
+        host_mount: None,
+    };
+    let mut made = Provisioned::new(Container::new(dir.clone(), lock, state));
+    if let Some(j) = &p.seccomp_json {
+        crate::seccomp::save_profile(&dir, j)?;
+    }
+    crate::notify::setup_spec(&mut p.spec, &dir)?;
+    // Saved before anything is made, so that `delete --force` can undo a
+    // create that was killed half way.
+    made.save()?;
+    let resources = made.state.resources.clone();
+    match p.cgroup.create(resources.as_ref()) {
+        // Recorded with what create() made, saved with the init's pid.
+        Ok(()) => made.state.cgroup = Some(p.cgroup.clone()),
+        Err(e) => {
+            // What create() made of it goes now, then the state (still the
+            // planned directories) until the error is tolerated.
+            let _ = p.cgroup.destroy();
+            crate::rootless::tolerate_cgroup_error(e, resources.as_ref())?;
+            made.state.cgroup = None;
+        }
+    }
+    let linux = p.spec.linux_or_default();
+    let sock = made.short_path(START_SOCKET);
     let listener = UnixListener::bind(&sock)
         .map_err(|e| ContainerError::io("bind", dir.join(START_SOCKET), e))?;
+    // Made here, on the host side, with the privilege the kernel asks for;
+    // the init only attaches them.
+    let idmapped = husk_rootfs::prepare_idmapped(
+        &p.spec.mounts,
+        &p.bundle,
+        &linux.uid_mappings,
+        &linux.gid_mappings,
+    )
+    .map_err(ContainerError::Rootfs)?;
+    Ok((made, ForInit { listener, idmapped }))
+}
 
+/// Runs the create chain; returns the pty master to relay, if husk relays
+/// the terminal itself.
+fn launch_init(
+    opts: &CreateOptions,
+    p: &Prepared,
+    f: &ForInit,
+    made: &mut Provisioned,
+) -> Result<Option<OwnedFd>, ContainerError> {
+    let spec = &p.spec;
+    let linux = spec.linux_or_default();
+    let cgroup = made.state.cgroup.clone();
     let (preserve_fds, extra_env) = preserved_fds(opts.preserve_fds);
     let (v1, cgroup_v2_dir) = cgroup
         .as_ref()
@@ -185,83 +258,83 @@ pub fn create(opts: &CreateOptions) -> Result<Container, ContainerError> {
         .into_iter()
         .map(|(name, host_dir)| husk_rootfs::CgroupBind { name, host_dir })
         .collect();
-    // Made here, on the host side, with the privilege the kernel asks for;
-    // the init only attaches them.
-    let idmapped = husk_rootfs::prepare_idmapped(
-        &spec.mounts,
-        &bundle,
-        &linux.uid_mappings,
-        &linux.gid_mappings,
-    )
-    .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
     let args = InitArgs {
         id: &opts.id,
-        spec: &spec,
-        bundle: &bundle,
-        rootfs,
-        start_listener: listener.as_raw_fd(),
+        spec,
+        bundle: &p.bundle,
+        rootfs: p.rootfs.clone(),
+        start_listener: f.listener.as_raw_fd(),
         preserve_fds,
         extra_env,
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         cgroup_v1,
         cgroup_v2_dir,
-        idmapped_mounts: idmapped
+        idmapped_mounts: f
+            .idmapped
             .iter()
             .map(|(i, fd)| (*i, fd.as_raw_fd()))
             .collect(),
-        seccomp: seccomp.as_ref(),
+        seccomp: p.seccomp.as_ref(),
     };
-    let own_pid_ns = linux
-        .namespaces
-        .iter()
-        .any(|n| n.typ == husk_spec::NamespaceType::Pid && n.path.is_none());
-    let own_cgroupns = linux
-        .namespaces
-        .iter()
-        .any(|n| n.typ == husk_spec::NamespaceType::Cgroup && n.path.is_none());
+    let creates = |t| {
+        linux
+            .namespaces
+            .iter()
+            .any(|n| n.typ == t && n.path.is_none())
+    };
+    let placement = cgroup
+        .as_ref()
+        .map(|cg| Placement::of(cg, creates(NamespaceType::Cgroup)));
+    let _closed_in_chain = husk_process::close_in_chain(made.lock_fd());
     let mut parent = CreateParent {
-        container: &mut container,
-        own_pid_ns,
-        own_cgroupns,
-        spec: &spec,
-        cgroup: cgroup.as_ref(),
-        console_socket: opts.console_socket.as_deref(),
-        relayed: None,
-        guard: &mut guard,
+        container: made,
+        own_pid_ns: creates(NamespaceType::Pid),
+        spec,
+        cgroup: cgroup.as_ref().zip(placement),
+        console: crate::console::Target::new(opts.console_socket.as_deref()),
+        state: None,
     };
-    tracing::debug!("{}: launching the init", opts.id);
-    if let Err(e) = launch(&args, &mut parent) {
+    if let Err(e) = husk_process::launch(&args, &mut parent) {
         if cgroup.as_ref().is_some_and(|c| c.oom_kills() > 0) {
             let limit = linux
                 .resources
                 .as_ref()
                 .and_then(|r| r.memory.as_ref())
                 .and_then(|m| m.limit);
-            return Err(ContainerError::Other(format!(
-                "the OOM killer ended the container's setup: linux.resources.memory.limit ({}) is too low ({e})",
-                limit.map_or("unset".to_string(), |l| format!("{l} bytes"))
-            )));
+            return Err(ContainerError::SetupOom {
+                limit: limit.map_or("unset".to_string(), |l| format!("{l} bytes")),
+                source: e,
+            });
         }
         return Err(e.into());
     }
-    let relayed = parent.relayed.take();
-    drop(listener);
-    tracing::debug!("{}: created, init pid {}", opts.id, container.state.pid);
-
-    container.state.creating = false;
-    container.save()?;
-    if let Some(p) = &opts.pid_file {
-        write_pid_file(p, container.state.pid)?;
-    }
-    guard.disarm();
-    container.console = relayed;
-    Ok(container)
+    Ok(parent.console.relayed)
 }
 
-pub(crate) fn io_text(e: &std::io::Error) -> String {
-    let s = e.to_string();
-    s.split(" (os error").next().unwrap_or(&s).to_lowercase()
+/// When the init enters the container's cgroup: decided here, once.
+#[derive(Clone, Copy, PartialEq)]
+enum Placement {
+    /// As soon as it exists: a new cgroup namespace takes the init's cgroup
+    /// as its root; a systemd scope is made when it gets the init, before
+    /// the mounts, which bind its directory without a cgroup namespace.
+    AtStart,
+    /// As late as possible, once it is set up: the kernel memory of the
+    /// namespaces and mounts made for it is then not charged to the
+    /// container, which lets a container start under a tiny memory limit,
+    /// as with crun. On v1 it joins a CPU-only hierarchy early
+    /// (Cgroup::join_early says why).
+    AtReady,
+}
+
+impl Placement {
+    fn of(cg: &Cgroup, own_cgroupns: bool) -> Placement {
+        if own_cgroupns || cg.is_systemd() {
+            Placement::AtStart
+        } else {
+            Placement::AtReady
+        }
+    }
 }
 
 /// runc passes systemd socket activation through: the fds 3.. named by
@@ -305,55 +378,49 @@ pub(crate) fn write_pid_file(path: &Path, pid: i32) -> Result<(), ContainerError
 }
 
 struct CreateParent<'a> {
-    container: &'a mut Container,
+    container: &'a mut Provisioned,
     own_pid_ns: bool,
-    own_cgroupns: bool,
     spec: &'a Spec,
     /// None for an unprivileged user without a cgroup of its own.
-    cgroup: Option<&'a Cgroup>,
-    console_socket: Option<&'a Path>,
-    relayed: Option<OwnedFd>,
-    guard: &'a mut Guard,
+    cgroup: Option<(&'a Cgroup, Placement)>,
+    console: crate::console::Target<'a>,
+    /// The state document the hooks get, once the init exists.
+    state: Option<husk_spec::State>,
 }
 
+type StepResult<T = ()> = Result<T, husk_process::Error>;
+
 impl Parent for CreateParent<'_> {
-    fn init_started(&mut self, pid: i32) -> Result<String, String> {
-        self.guard.init_pid = Some(pid);
-        husk_process::after_init_exists(&self.container.state.id, pid, self.spec)?;
-        // A systemd scope is made when it gets the init: before the mounts,
-        // which bind its directory without a cgroup namespace.
+    fn init_started(&mut self, pid: i32) -> StepResult<husk_spec::State> {
+        // First, so that a failure from here on kills it (crate::teardown).
+        self.container.state.pid = pid;
+        husk_host::after_init_exists(&self.container.state.id, pid, self.spec)?;
         match self.cgroup {
-            Some(cg) if self.own_cgroupns || cg.is_systemd() => {
-                cg.add_pid(pid).map_err(|e| e.to_string())?
-            }
-            Some(cg) => cg.join_early(pid).map_err(|e| e.to_string())?,
+            Some((cg, Placement::AtStart)) => cg.add_pid(pid).map_err(ContainerError::from)?,
+            Some((cg, Placement::AtReady)) => cg.join_early(pid).map_err(ContainerError::from)?,
             None => {}
         }
-        let (start, _) = husk_process::process_start_time(pid)
-            .ok_or_else(|| format!("container init {pid} exited during create"))?;
-        self.container.state.pid = pid;
+        let (start, _) = husk_process::process_start_time(pid).ok_or_else(|| {
+            husk_process::Error::exited(format!("container init {pid} exited during create"))
+        })?;
         self.container.state.pid_start = start;
         if self.own_pid_ns {
-            self.container.state.pid_ns = crate::delete::pid_ns_of(pid);
-            self.guard.pid_ns = self.container.state.pid_ns.clone();
+            self.container.state.pid_ns = crate::procs::pid_ns_of(pid);
         }
-        self.container.save().map_err(|e| e.to_string())?;
-        let state = self.container.oci_state_json(crate::Status::Creating);
-        self.guard.state_json = state.clone();
+        self.container.save()?;
+        let state = self.container.oci_state(crate::Status::Creating);
+        self.state = Some(state.clone());
         Ok(state)
     }
 
-    fn init_ready(&mut self, pid: i32) -> Result<(), String> {
-        if let Some(cg) = self
-            .cgroup
-            .filter(|c| !self.own_cgroupns && !c.is_systemd())
-        {
-            cg.add_pid(pid).map_err(|e| e.to_string())?;
+    fn init_ready(&mut self, pid: i32) -> StepResult {
+        if let Some((cg, Placement::AtReady)) = self.cgroup {
+            cg.add_pid(pid).map_err(ContainerError::from)?;
         }
         Ok(())
     }
 
-    fn create_hooks(&mut self) -> Result<(), String> {
+    fn create_hooks(&mut self) -> StepResult {
         tracing::debug!("mounts done; running prestart and createRuntime hooks");
         // Without a mount namespace: the bind on top of the rootfs now is
         // the init's (taken before any hook could stack another).
@@ -361,90 +428,31 @@ impl Parent for CreateParent<'_> {
             let rootfs = &self.container.state.rootfs;
             let id = husk_rootfs::mountinfo::mount_id_of(rootfs).filter(|id| !before.contains(id));
             self.container.state.host_mount = id;
-            self.guard.host_mount = id;
-            self.container.save().map_err(|e| e.to_string())?;
+            self.container.save()?;
         }
-        let Some(h) = &self.spec.hooks else {
+        let (Some(h), Some(state)) = (&self.spec.hooks, &self.state) else {
             return Ok(());
         };
-        let state = self.guard.state_json.as_bytes();
-        hooks::run_all("prestart", &h.prestart, state).map_err(|e| e.to_string())?;
-        hooks::run_all("createRuntime", &h.create_runtime, state).map_err(|e| e.to_string())
+        let state = state.to_json();
+        hooks::run_all("prestart", &h.prestart, state.as_bytes())?;
+        Ok(hooks::run_all(
+            "createRuntime",
+            &h.create_runtime,
+            state.as_bytes(),
+        )?)
     }
 
-    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String> {
+    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> StepResult {
         let s = self.spec.linux.as_ref().and_then(|l| l.seccomp.as_ref());
-        let s = s.ok_or("seccomp listener without linux.seccomp")?;
-        crate::seccomp::forward_listener(s, pid, &self.guard.state_json, listener)
+        let s = s.ok_or_else(|| {
+            husk_process::Error::protocol("seccomp listener without linux.seccomp")
+        })?;
+        let state = self.state.as_ref().map(|s| s.to_json()).unwrap_or_default();
+        crate::seccomp::forward_listener(s, pid, &state, listener)
+            .map_err(husk_process::Error::system)
     }
 
-    fn console(&mut self, master: OwnedFd) -> Result<(), String> {
-        match self.console_socket {
-            Some(s) => crate::console::send_master(s, &master),
-            None => {
-                // The process may read its terminal size at once: set it
-                // before the process goes on, not when relaying starts.
-                crate::relay::copy_window_size(&master);
-                self.relayed = Some(master);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// Undoes a failed create: the init, the cgroup, then (per the spec's
-/// lifecycle, a failed create continues at "delete") the poststop hooks,
-/// and the state directory.
-struct Guard {
-    dir: PathBuf,
-    pid_ns: Option<String>,
-    cgroup: Option<Cgroup>,
-    init_pid: Option<i32>,
-    poststop: Option<Vec<husk_spec::Hook>>,
-    state_json: String,
-    /// The rootfs and the mounts at it before create, without a mount
-    /// namespace (see StateData::host_mounts_before).
-    host_mounts: Option<(PathBuf, Vec<u64>)>,
-    /// Husk's own bind among them, once known.
-    host_mount: Option<u64>,
-    /// The container id and linux.intelRdt, for the groups apply made.
-    intel_rdt: Option<(String, husk_spec::IntelRdt)>,
-}
-
-impl Guard {
-    fn disarm(&mut self) {
-        self.dir = PathBuf::new();
-    }
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        if self.dir.as_os_str().is_empty() {
-            return;
-        }
-        if let Some(pid) = self.init_pid {
-            crate::kill::kill_and_wait(pid);
-        }
-        if let Some((rootfs, before)) = &self.host_mounts {
-            let root = self.dir.parent().unwrap_or(&self.dir);
-            crate::delete::detach_host_mounts(root, rootfs, before, self.host_mount);
-        }
-        if let Some((id, rdt)) = &self.intel_rdt {
-            husk_process::remove_intel_rdt(id, rdt);
-        }
-        if let Some(cg) = &self.cgroup {
-            if let Err(e) = crate::delete::remove_cgroup(cg, self.pid_ns.as_deref()) {
-                tracing::warn!("cleanup after failed create: {e}");
-            }
-        }
-        if let (Some(hooks), Some(_)) = (&self.poststop, self.init_pid) {
-            hooks::run_all_warn("poststop", hooks, self.state_json.as_bytes());
-        }
-        if let Err(e) = std::fs::remove_dir_all(&self.dir) {
-            tracing::warn!(
-                "cleanup after failed create: remove {}: {e}",
-                self.dir.display()
-            );
-        }
+    fn console(&mut self, master: OwnedFd) -> StepResult {
+        self.console.take(master)
     }
 }

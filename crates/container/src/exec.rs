@@ -1,7 +1,7 @@
 //! `exec`: another process in a running container.
 
 use crate::{Container, ContainerError, Status};
-use husk_process::{exec_into, ExecArgs, ExecParent};
+use husk_process::{exec_into, ExecArgs};
 use husk_spec::Process;
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
@@ -44,7 +44,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
         }
     }
     if opts.process.terminal && opts.console_socket.is_none() && !opts.relay_console {
-        return Err(ContainerError::Other(
+        return Err(ContainerError::Usage(
             "exec: a detached process with a terminal needs --console-socket".into(),
         ));
     }
@@ -67,7 +67,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
         c,
         opts,
         profile: profile.as_deref(),
-        relayed: None,
+        console: crate::console::Target::new(opts.console_socket.as_deref()),
     };
     let pid = exec_into(&args, &mut parent)?;
     if let Some(p) = &opts.pid_file {
@@ -75,7 +75,7 @@ pub fn exec(c: &Container, opts: &ExecOptions) -> Result<Execed, ContainerError>
     }
     Ok(Execed {
         pid,
-        console: parent.relayed,
+        console: parent.console.relayed,
     })
 }
 
@@ -84,42 +84,36 @@ struct Parent<'a> {
     opts: &'a ExecOptions,
     /// The container's linux.seccomp as JSON, parsed only for a listener.
     profile: Option<&'a [u8]>,
-    relayed: Option<OwnedFd>,
+    console: crate::console::Target<'a>,
 }
 
-impl ExecParent for Parent<'_> {
-    fn intermediate_started(&mut self, pid: i32) -> Result<(), String> {
+type StepResult<T = ()> = Result<T, husk_process::Error>;
+
+impl husk_process::Parent for Parent<'_> {
+    fn intermediate_started(&mut self, pid: i32) -> StepResult {
         match &self.c.state.cgroup {
             Some(cg) if !self.opts.sub_cgroups.is_empty() => cg
                 .add_pid_to_sub(pid, &self.opts.sub_cgroups)
-                .map_err(|e| format!("--cgroup: {e}")),
-            Some(cg) => cg.add_pid(pid).map_err(|e| e.to_string()),
-            None if !self.opts.sub_cgroups.is_empty() => {
-                Err("--cgroup: the container has no cgroup of its own".into())
-            }
+                .map_err(|e| husk_process::Error::system(format!("--cgroup: {e}"))),
+            Some(cg) => Ok(cg.add_pid(pid).map_err(ContainerError::from)?),
+            None if !self.opts.sub_cgroups.is_empty() => Err(husk_process::Error::system(
+                "--cgroup: the container has no cgroup of its own",
+            )),
             None => Ok(()),
         }
     }
 
-    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String> {
-        let json = self
-            .profile
-            .ok_or("seccomp listener without linux.seccomp")?;
-        let s = crate::seccomp::parse(json).map_err(|e| e.to_string())?;
+    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> StepResult {
+        let json = self.profile.ok_or_else(|| {
+            husk_process::Error::protocol("seccomp listener without linux.seccomp")
+        })?;
+        let s = crate::seccomp::parse(json)?;
         let state = self.c.oci_state_json(self.c.status());
         crate::seccomp::forward_listener(&s, pid, &state, listener)
+            .map_err(husk_process::Error::system)
     }
 
-    fn console(&mut self, master: OwnedFd) -> Result<(), String> {
-        match &self.opts.console_socket {
-            Some(s) => crate::console::send_master(s, &master),
-            None => {
-                // The process may read its terminal size at once: set it
-                // before the process goes on, not when relaying starts.
-                crate::relay::copy_window_size(&master);
-                self.relayed = Some(master);
-                Ok(())
-            }
-        }
+    fn console(&mut self, master: OwnedFd) -> StepResult {
+        self.console.take(master)
     }
 }

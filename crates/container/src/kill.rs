@@ -10,8 +10,8 @@ pub fn kill(c: &Container, sig: Option<Signal>, all: bool) -> Result<(), Contain
     if all {
         let pids = match &c.state.cgroup {
             Some(cg) => cg.pids().unwrap_or_default(),
-            None => crate::cgroup_verbs::own_pid_ns(c)
-                .map(|ns| crate::cgroup_verbs::pids_in_pid_ns(&ns))
+            None => crate::procs::own_pid_ns(c)
+                .map(|ns| crate::procs::pids_in_pid_ns(&ns))
                 .unwrap_or_default(),
         };
         for pid in pids {
@@ -57,51 +57,13 @@ fn signal_init(c: &Container, sig: Option<Signal>) -> Result<(), ContainerError>
     if !c.init_alive() {
         return gone();
     }
-    match pidfd_send_signal(&fd, sig) {
+    match crate::procs::pidfd_send_signal(&fd, sig) {
         Ok(true) => Ok(()),
         Ok(false) => gone(),
-        Err(e) => Err(ContainerError::Other(format!(
-            "container {:?}: signal {}: {e}",
-            c.id(),
-            sig.map_or("0", |s| s.as_str())
-        ))),
-    }
-}
-
-/// Ok(false): the process is gone (ESRCH).
-fn pidfd_send_signal(fd: &std::os::fd::OwnedFd, sig: Option<Signal>) -> std::io::Result<bool> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: pidfd_send_signal takes a pidfd, a signal number, a null
-    // siginfo and flags 0; no memory of ours is read or written.
-    let r = unsafe {
-        libc::syscall(
-            libc::SYS_pidfd_send_signal,
-            fd.as_raw_fd(),
-            sig.map_or(0, |s| s as i32),
-            std::ptr::null::<libc::siginfo_t>(),
-            0,
-        )
-    };
-    match r {
-        0 => Ok(true),
-        _ => {
-            let e = std::io::Error::last_os_error();
-            if e.raw_os_error() == Some(libc::ESRCH) {
-                Ok(false)
-            } else {
-                Err(e)
-            }
-        }
-    }
-}
-
-/// SIGKILL and wait (bounded) until the process has exited.
-pub(crate) fn kill_and_wait(pid: i32) {
-    let Ok(fd) = husk_process::pidfd_open(pid) else {
-        return;
-    };
-    let _ = pidfd_send_signal(&fd, Some(Signal::SIGKILL));
-    if !husk_process::wait_pidfd(&fd, 10_000) {
-        tracing::warn!("process {pid} did not exit within 10s of SIGKILL");
+        Err(source) => Err(ContainerError::Signal {
+            id: c.id().to_string(),
+            signal: sig.map_or("0", |s| s.as_str()),
+            source,
+        }),
     }
 }

@@ -12,6 +12,7 @@ mod exec;
 mod id;
 mod kill;
 mod notify;
+mod procs;
 mod relay;
 mod restore;
 mod rootless;
@@ -20,6 +21,7 @@ mod seccomp;
 mod signal;
 mod start;
 mod state;
+mod teardown;
 pub mod time;
 
 pub use cgroup_verbs::{events, pause, pids, resume, update};

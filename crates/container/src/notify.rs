@@ -75,7 +75,7 @@ pub(crate) fn forward_ready(c: &Container, sock: UnixDatagram) -> Result<(), Con
                 if msg.lines().any(|l| l == "READY=1") {
                     let out = format!("READY=1\nMAINPID={}\n", c.state.pid);
                     return send_to_host(&host, out.as_bytes())
-                        .map_err(|e| ContainerError::Other(format!("NOTIFY_SOCKET {host}: {e}")));
+                        .map_err(|e| ContainerError::io("NOTIFY_SOCKET", &host, e));
                 }
             }
             Err(e)

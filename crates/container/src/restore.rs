@@ -3,10 +3,11 @@
 
 use crate::checkpoint::{base_opts, criu_err, external_mounts, open_dir, with_log, CriuFlags};
 use crate::state::{lock_dir, Container, StateData};
+use crate::teardown::Provisioned;
 use crate::{time, ContainerError};
 use husk_cgroups::Cgroup;
 use husk_criu::{rpc, ReqType};
-use husk_process::hooks;
+use husk_host::hooks;
 use nix::mount::{mount, MsFlags};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::DirBuilderExt;
@@ -26,9 +27,6 @@ pub struct RestoreOptions {
     pub lsm_mount_context: Option<String>,
 }
 
-/// CRIU's mount of the rootfs, below the state directory.
-pub(crate) const CRIU_ROOT: &str = "criu-root";
-
 /// Restores the container and returns it (locked), its init running and a
 /// child of this process. On error nothing is left: no process, cgroup,
 /// mount or state directory.
@@ -39,23 +37,21 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     let spec = husk_spec::load_bundle(&bundle)?;
     let terminal = spec.process.as_ref().is_some_and(|p| p.terminal);
     if terminal && opts.console_socket.is_none() {
-        return Err(ContainerError::Other(
-            "config.json: process.terminal is true: restore needs --console-socket".into(),
+        return Err(ContainerError::config(
+            "process.terminal",
+            "is true: restore needs --console-socket",
         ));
     }
     let root_path = &spec.root.as_ref().expect("validated").path;
     let rootfs = std::fs::canonicalize(bundle.join(root_path)).map_err(|e| {
-        ContainerError::Other(format!(
-            "config.json: root.path: {}: {e}",
-            root_path.display()
-        ))
+        ContainerError::config("root.path", format!("{}: {e}", root_path.display()))
     })?;
     let criu = husk_criu::find().map_err(criu_err)?;
     let version = husk_criu::version(&criu).map_err(criu_err)?;
     version.require(30000, "3.0", "restore").map_err(criu_err)?;
     let f = &opts.flags;
     if !f.image_path.join("inventory.img").is_file() {
-        return Err(ContainerError::Other(format!(
+        return Err(ContainerError::Usage(format!(
             "--image-path {}: not a checkpoint image (no inventory.img)",
             f.image_path.display()
         )));
@@ -89,14 +85,13 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     }
 
     let dir = crate::state::make_dir(&opts.root, &opts.id)?;
-    let mut guard = Guard {
-        dir: Some(dir.clone()),
-        cgroup: None,
-        pid: None,
-        poststop: spec.hooks.as_ref().map(|h| h.poststop.clone()),
-        state_json: String::new(),
+    let lock = match lock_dir(&dir, &opts.id) {
+        Ok(l) => l,
+        Err(e) => {
+            let _ = crate::teardown::remove_state_dir(&dir);
+            return Err(e);
+        }
     };
-    let lock = lock_dir(&dir, &opts.id)?;
     let linux = spec.linux_or_default();
     let cgroup = match opts.systemd_cgroup {
         true => Cgroup::resolve_systemd(linux.cgroups_path.as_deref(), &opts.id)?,
@@ -120,18 +115,19 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         resources: linux.resources.clone(),
         host_mount: None,
     };
-    let mut c = Container::new(dir.clone(), lock, state);
+    // From here a failure tears down what the state records (the code
+    // `delete` runs), as for create.
+    let mut c = Provisioned::new(Container::new(dir.clone(), lock, state));
     c.save()?;
-    let created = cgroup.create(linux.resources.as_ref());
-    guard.cgroup = Some(cgroup.clone());
-    created?;
+    cgroup.create(linux.resources.as_ref())?;
+    c.state.cgroup = Some(cgroup.clone());
 
     husk_rootfs::create_mountpoints(&rootfs, &spec.mounts, &bundle)
-        .map_err(|e| ContainerError::Other(format!("config.json: {e}")))?;
+        .map_err(ContainerError::Rootfs)?;
     // CRIU wants the root as a mount point of its own (as runc binds it).
     // Whatever happens to husk from here, delete detaches it before it
     // removes the state directory (crate::delete::remove_state_dir).
-    let criu_root = dir.join(CRIU_ROOT);
+    let criu_root = dir.join(crate::state::CRIU_ROOT);
     std::fs::DirBuilder::new()
         .mode(0o755)
         .create(&criu_root)
@@ -143,7 +139,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| ContainerError::Other(format!("bind {} for criu: {e}", rootfs.display())))?;
+    .map_err(|e| ContainerError::io("bind for criu", &rootfs, e.into()))?;
 
     o.root = Some(criu_root.to_string_lossy().into_owned());
     o.rst_sibling = Some(true);
@@ -182,10 +178,10 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
             T::Mount => "mnt",
             T::User => "user",
             _ => {
-                return Err(ContainerError::Other(format!(
-                    "linux.namespaces: {} given by path cannot be restored into",
-                    p.display()
-                )))
+                return Err(ContainerError::config(
+                    "linux.namespaces",
+                    format!("{} given by path cannot be restored into", p.display()),
+                ))
             }
         };
         o.join_ns.push(rpc::JoinNamespace {
@@ -229,12 +225,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     };
     let mut restored_pid = 0;
     let mut notify_err = None;
-    let mut hooks_state = String::new();
     let result = session.run("restore", req, |script, pid, fd| {
-        if script == "setup-namespaces" && spec.hooks.is_some() {
-            // Given to poststop too, should the restore fail from here on.
-            hooks_state = c.oci_state_json(crate::Status::Creating);
-        }
         let r = on_notify(
             script,
             pid,
@@ -250,15 +241,11 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         }
         r.inspect_err(|e| notify_err = Some(e.clone()))
     });
-    if restored_pid > 0 {
-        guard.pid = Some(restored_pid);
-    }
-    guard.state_json = hooks_state;
     let resp = match result {
         Ok(r) => r,
         Err(e) => {
             return Err(match notify_err {
-                Some(n) => ContainerError::Other(n),
+                Some(n) => ContainerError::Criu(n),
                 None => with_log(e, &log),
             })
         }
@@ -268,13 +255,12 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         _ => restored_pid,
     };
     if pid <= 0 {
-        return Err(ContainerError::Other(
+        return Err(ContainerError::Criu(
             "criu restore: no pid in its reply".into(),
         ));
     }
-    guard.pid = Some(pid);
     if c.state.pid != pid {
-        record_pid(&mut c, pid, own_pidns).map_err(ContainerError::Other)?;
+        record_pid(&mut c, pid, own_pidns).map_err(ContainerError::Criu)?;
     }
     c.state.creating = false;
     c.save()?;
@@ -282,10 +268,9 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         crate::create::write_pid_file(p, pid)?;
     }
     // The restored tasks hold their own copy of the mount tree.
-    crate::delete::detach_mounts_below(&criu_root);
+    crate::teardown::detach_mounts_below(&criu_root);
     let _ = std::fs::remove_dir(&criu_root);
-    guard.dir = None;
-    Ok(c)
+    Ok(c.done())
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -304,7 +289,9 @@ fn on_notify(
             // A network namespace of the container's own is left empty by
             // CRIU: lo comes up here, as create brings it up.
             if own_netns {
-                in_netns(pid, husk_process::loopback_up)?;
+                in_netns(pid, || {
+                    husk_host::netdev::loopback_up().map_err(|e| e.to_string())
+                })?;
             }
             record_pid(c, pid, own_pidns)?;
             if let Some(h) = &spec.hooks {
@@ -336,7 +323,7 @@ fn record_pid(c: &mut Container, pid: i32, own_pidns: bool) -> Result<(), String
     c.state.pid = pid;
     c.state.pid_start = start;
     if own_pidns {
-        c.state.pid_ns = crate::delete::pid_ns_of(pid);
+        c.state.pid_ns = crate::procs::pid_ns_of(pid);
     }
     c.save().map_err(|e| e.to_string())
 }
@@ -358,7 +345,7 @@ fn in_netns(pid: i32, f: impl FnOnce() -> Result<(), String>) -> Result<(), Stri
 fn open_ns(p: &Path) -> Result<OwnedFd, ContainerError> {
     std::fs::File::open(p)
         .map(OwnedFd::from)
-        .map_err(|e| ContainerError::Other(format!("linux.namespaces: {}: {e}", p.display())))
+        .map_err(|e| ContainerError::config("linux.namespaces", format!("{}: {e}", p.display())))
 }
 
 /// CRIU's cgroup roots: where each hierarchy's tasks go, read from the
@@ -387,36 +374,4 @@ fn cgroup_roots(criu_pid: i32) -> Vec<rpc::CgroupRoot> {
         }
     }
     out
-}
-
-/// Undoes a failed restore: the restored init, the cgroup, the poststop
-/// hooks (once prestart ran: the lifecycle goes on at "delete", as runc's
-/// destroy does) and the state directory.
-struct Guard {
-    dir: Option<PathBuf>,
-    cgroup: Option<Cgroup>,
-    pid: Option<i32>,
-    poststop: Option<Vec<husk_spec::Hook>>,
-    /// The state the prestart hooks were given; empty until they ran.
-    state_json: String,
-}
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let Some(dir) = self.dir.take() else { return };
-        if let Some(pid) = self.pid {
-            crate::kill::kill_and_wait(pid);
-        }
-        if let Some(cg) = &self.cgroup {
-            if let Err(e) = crate::delete::remove_cgroup(cg, None) {
-                tracing::warn!("cleanup after failed restore: {e}");
-            }
-        }
-        if let (Some(hooks), false) = (&self.poststop, self.state_json.is_empty()) {
-            hooks::run_all_warn("poststop", hooks, self.state_json.as_bytes());
-        }
-        if let Err(e) = crate::delete::remove_state_dir(&dir) {
-            tracing::warn!("cleanup after failed restore: {e}");
-        }
-    }
 }

@@ -33,10 +33,13 @@ pub(crate) fn tolerate_cgroup_error(
         return Err(e.into());
     }
     if asks_for_limits(resources) {
-        return Err(ContainerError::Other(format!(
-            "linux.resources: {e}: an unprivileged user can only set limits in a cgroup \
-             delegated to it (cgroup v2); remove linux.resources or run as root"
-        )));
+        return Err(ContainerError::config(
+            "linux.resources",
+            format!(
+                "{e}: an unprivileged user can only set limits in a cgroup \
+                 delegated to it (cgroup v2); remove linux.resources or run as root"
+            ),
+        ));
     }
     tracing::debug!("rootless: running without a cgroup ({e})");
     Ok(())

@@ -25,8 +25,7 @@ pub(crate) fn compile(root: &Path, json: &[u8]) -> Result<Program, ContainerErro
 }
 
 pub(crate) fn parse(json: &[u8]) -> Result<Seccomp, ContainerError> {
-    serde_json::from_slice(json)
-        .map_err(|e| ContainerError::Other(format!("linux.seccomp (as saved by create): {e}")))
+    serde_json::from_slice(json).map_err(ContainerError::SavedProfile)
 }
 
 pub(crate) fn save_profile(dir: &Path, json: &[u8]) -> Result<(), ContainerError> {

@@ -3,7 +3,7 @@
 
 use crate::state::START_SOCKET;
 use crate::{Container, ContainerError, Status};
-use husk_process::hooks;
+use husk_host::hooks;
 use std::io::Read;
 use std::os::unix::net::UnixStream;
 
@@ -42,10 +42,13 @@ pub fn start(c: &mut Container) -> Result<(), ContainerError> {
     conn.read_to_string(&mut reply)
         .map_err(|e| ContainerError::io("read start reply", c.dir.join(START_SOCKET), e))?;
     if !reply.is_empty() {
-        return Err(ContainerError::Other(format!(
-            "container {:?} failed to start: {reply}",
-            c.id()
-        )));
+        // The init's typed error (husk_process::Error, as JSON).
+        let error =
+            serde_json::from_str(&reply).unwrap_or_else(|_| husk_process::Error::system(reply));
+        return Err(ContainerError::StartFailed {
+            id: c.id().to_string(),
+            error,
+        });
     }
     if let Some(n) = notify {
         crate::notify::forward_ready(c, n)?;
@@ -58,11 +61,11 @@ pub fn start(c: &mut Container) -> Result<(), ContainerError> {
             // its destruction: the `delete` that follows undoes create and
             // runs poststop, as after a failed startContainer hook.
             if let Err(e) = hooks::run_all("poststart", &h.poststart, state.as_bytes()) {
-                crate::kill::kill_and_wait(c.state.pid);
-                return Err(ContainerError::Other(format!(
-                    "container {:?}: {e}; the container was stopped",
-                    c.id()
-                )));
+                crate::procs::kill_and_wait(c.state.pid);
+                return Err(ContainerError::Poststart {
+                    id: c.id().to_string(),
+                    source: e.into(),
+                });
             }
         }
     }

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 pub const STATE_FILE: &str = "state.json";
 /// Exists while the init waits for `start`: "created".
 pub const START_SOCKET: &str = "start.sock";
+/// `restore`'s bind of the rootfs for CRIU, while it restores.
+pub(crate) const CRIU_ROOT: &str = "criu-root";
 
 /// What husk remembers of a container; `state` and `list` read only this
 /// file (never the bundle).
@@ -62,43 +64,10 @@ pub struct StateData {
     pub intel_rdt: Option<husk_spec::IntelRdt>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    Creating,
-    Created,
-    Running,
-    Paused,
-    Stopped,
-}
+pub use husk_spec::Status;
 
-impl Status {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Creating => "creating",
-            Status::Created => "created",
-            Status::Running => "running",
-            Status::Paused => "paused",
-            Status::Stopped => "stopped",
-        }
-    }
-}
-
-/// The runtime spec's state document plus runc's extras (rootfs, created,
-/// owner), fields in runc's order.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OciState<'a> {
-    pub oci_version: &'a str,
-    pub id: &'a str,
-    pub pid: i32,
-    pub status: &'a str,
-    pub bundle: &'a Path,
-    pub rootfs: &'a Path,
-    pub created: &'a str,
-    pub owner: String,
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: &'a BTreeMap<String, String>,
-}
+/// The runtime spec's state document plus runc's extras (husk_spec::State).
+pub type OciState = husk_spec::State;
 
 /// An opened container directory, locked for the life of the value.
 pub struct Container {
@@ -165,8 +134,10 @@ pub fn load(root: &Path, id: &str) -> Result<Container, ContainerError> {
         std::io::ErrorKind::NotFound => ContainerError::NotFound(id.to_string()),
         _ => ContainerError::io("read", &path, e),
     })?;
-    let state = serde_json::from_slice(&data).map_err(|e| {
-        ContainerError::Other(format!("container {id:?}: corrupt {}: {e}", path.display()))
+    let state = serde_json::from_slice(&data).map_err(|e| ContainerError::CorruptState {
+        id: id.to_string(),
+        what: path.display().to_string(),
+        reason: e.to_string(),
     })?;
     Ok(Container {
         dir,
@@ -199,8 +170,11 @@ impl Container {
     /// never sees half of it.
     pub fn save(&self) -> Result<(), ContainerError> {
         let tmp = self.dir.join(".state.json.tmp");
-        let data = serde_json::to_vec(&self.state)
-            .map_err(|e| ContainerError::Other(format!("encode state: {e}")))?;
+        let data = serde_json::to_vec(&self.state).map_err(|e| ContainerError::CorruptState {
+            id: self.state.id.clone(),
+            what: "state (encoding it)".into(),
+            reason: e.to_string(),
+        })?;
         let mut f = File::create(&tmp).map_err(|e| ContainerError::io("create", &tmp, e))?;
         f.write_all(&data)
             .map_err(|e| ContainerError::io("write", &tmp, e))?;
@@ -239,28 +213,28 @@ impl Container {
 
     /// The state document of the runtime spec plus runc's extras, in
     /// runc's key order, as `state` prints it and hooks receive it.
-    pub fn oci_state(&self, status: Status) -> OciState<'_> {
+    pub fn oci_state(&self, status: Status) -> OciState {
         let pid = if status == Status::Stopped {
             0
         } else {
             self.state.pid
         };
         OciState {
-            oci_version: husk_spec::OCI_VERSION,
-            id: &self.state.id,
+            oci_version: husk_spec::OCI_VERSION.to_string(),
+            id: self.state.id.clone(),
             pid,
-            status: status.as_str(),
-            bundle: &self.state.bundle,
-            rootfs: &self.state.rootfs,
-            created: &self.state.created,
+            status,
+            bundle: self.state.bundle.clone(),
+            rootfs: self.state.rootfs.clone(),
+            created: self.state.created.clone(),
             owner: self.state.owner.clone(),
-            annotations: &self.state.annotations,
+            annotations: self.state.annotations.clone(),
         }
     }
 
     /// The state document as compact JSON, for hooks.
     pub fn oci_state_json(&self, status: Status) -> String {
-        serde_json::to_string(&self.oci_state(status)).unwrap_or_default()
+        self.oci_state(status).to_json()
     }
 
     /// `/proc/self/fd/N/NAME`: a short path to a file in the container
@@ -308,8 +282,11 @@ pub(crate) fn load_shared(root: &Path, id: &str) -> Result<Container, ContainerE
     let f = File::open(&dir).map_err(|_| ContainerError::NotFound(id.to_string()))?;
     let data = std::fs::read(dir.join(STATE_FILE))
         .map_err(|_| ContainerError::NotFound(id.to_string()))?;
-    let state = serde_json::from_slice(&data)
-        .map_err(|e| ContainerError::Other(format!("container {id:?}: corrupt state: {e}")))?;
+    let state = serde_json::from_slice(&data).map_err(|e| ContainerError::CorruptState {
+        id: id.to_string(),
+        what: "state".into(),
+        reason: e.to_string(),
+    })?;
     Ok(Container {
         dir,
         dir_fd: DirHandle::Open(f),

@@ -7,7 +7,8 @@
 //! them through /proc/self/fd. They must be opened in that namespace: the
 //! kernel binds only from mounts of the caller's own.
 
-use crate::sync::{Channel, Msg};
+use crate::error::{Error, Result};
+use crate::sync::{CallerEnd, ChildEnd, Reply, Step};
 use crate::sys::exit_now;
 use nix::fcntl::{open, OFlag};
 use nix::sched::{setns, CloneFlags};
@@ -19,15 +20,18 @@ use std::path::PathBuf;
 
 /// Intermediate side, once its mount namespace exists: asks the caller for
 /// the sources and collects them, by mount index, until it says go on.
-pub(crate) fn receive(ch: &Channel) -> Result<Vec<(usize, OwnedFd)>, String> {
-    ch.send(&Msg::MountSources).map_err(|e| e.to_string())?;
+pub(crate) fn receive(ch: &ChildEnd) -> Result<Vec<(usize, OwnedFd)>> {
+    ch.report_at(Step::MountSources, None)?;
     let mut got = Vec::new();
     loop {
-        match ch.recv().map_err(|e| e.to_string())? {
-            (Msg::MountSource(i), Some(fd)) => got.push((i, fd)),
-            (Msg::Proceed, _) => return Ok(got),
-            (Msg::Error(e), _) => return Err(e),
-            (m, _) => return Err(format!("protocol error: unexpected {m:?}")),
+        match ch.recv_reply()? {
+            (Reply::MountSource(i), Some(fd)) => got.push((i, fd)),
+            (Reply::Proceed, _) => return Ok(got),
+            (m, _) => {
+                return Err(Error::protocol(format!(
+                    "protocol error: expected a mount source, got {m:?}"
+                )))
+            }
         }
     }
 }
@@ -36,13 +40,14 @@ pub(crate) fn receive(ch: &Channel) -> Result<Vec<(usize, OwnedFd)>, String> {
 /// intermediate), opens each source and sends it over `ch`, which reaches
 /// the intermediate; then the caller says go on. A source that cannot be
 /// opened is skipped: the init then reports it, naming the field.
-pub(crate) fn send(ch: &Channel, pid: Pid, sources: &[(usize, PathBuf)]) -> Result<(), String> {
-    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
-        .map_err(|e| format!("open the container's mount namespace: {e}"))?;
+pub(crate) fn send(ch: &CallerEnd, pid: Pid, sources: &[(usize, PathBuf)]) -> Result<()> {
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/mnt")).map_err(|e| {
+        Error::system(format!("open the container's mount namespace: {e}")).errno(&e)
+    })?;
     // SAFETY: husk is single-threaded while it starts a container (see
     // chain.rs), so the child may allocate without inheriting a held lock.
     let helper = match unsafe { fork() } {
-        Err(e) => return Err(format!("fork: {e}")),
+        Err(e) => return Err(Error::system(format!("fork: {e}")).errno(e)),
         Ok(ForkResult::Child) => {
             // Not the state lock nor anything else of the caller's: a
             // helper stuck in an open (a dead NFS source) must not block
@@ -57,7 +62,7 @@ pub(crate) fn send(ch: &Channel, pid: Pid, sources: &[(usize, PathBuf)]) -> Resu
                 let Ok(fd) = open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty()) else {
                     continue;
                 };
-                if ch.send_with_fd(&Msg::MountSource(*i), Some(fd)).is_err() {
+                if ch.send_with_fd(&Reply::MountSource(*i), Some(fd)).is_err() {
                     exit_now(libc::EPIPE);
                 }
                 let _ = nix::unistd::close(fd);
@@ -70,17 +75,17 @@ pub(crate) fn send(ch: &Channel, pid: Pid, sources: &[(usize, PathBuf)]) -> Resu
     match waitpid(helper, None) {
         Ok(WaitStatus::Exited(_, 0)) => {}
         Ok(WaitStatus::Exited(_, code)) => {
-            return Err(format!(
-                "open the bind sources in the container's mount namespace: {}",
-                nix::errno::Errno::from_raw(code)
+            let e = nix::errno::Errno::from_raw(code);
+            return Err(Error::system(format!(
+                "open the bind sources in the container's mount namespace: {e}"
             ))
+            .errno(e));
         }
         other => {
-            return Err(format!(
+            return Err(Error::system(format!(
                 "open the bind sources in the container's mount namespace: helper {other:?}"
-            ))
+            )))
         }
     }
-    ch.send(&Msg::Proceed)
-        .map_err(|e| format!("container init exited: {e}"))
+    ch.proceed()
 }

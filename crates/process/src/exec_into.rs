@@ -3,44 +3,20 @@
 //! joined next), then forks the process, which lands in the container's pid
 //! and time namespaces, takes on process.json's identity and execs.
 
-use crate::launch::LaunchError;
-use crate::sync::{Channel, Msg};
+use crate::args::{ExecArgs, Parent};
+use crate::error::{Error, LaunchError, Result};
+use crate::sync::{CallerEnd, ChildEnd, Report, Step};
 use crate::sys::exit_now;
 use crate::{identity, pty, rlimits, sys};
-use husk_spec::{NamespaceType, Process};
+use husk_spec::NamespaceType;
 use nix::sched::setns;
 use nix::unistd::{fork, ForkResult, Pid};
 use std::fs::File;
-use std::os::fd::{AsRawFd, OwnedFd};
-
-pub struct ExecArgs<'a> {
-    /// Host pid of the container's init, whose namespaces are joined.
-    pub init_pid: i32,
-    pub process: &'a Process,
-    /// Extra fds (3..3+N) passed to the process.
-    pub preserve_fds: u32,
-    pub extra_env: Vec<String>,
-    /// linux.seccomp, compiled by the caller.
-    pub seccomp: Option<&'a husk_seccomp::Program>,
-    /// The container has no mount namespace of its own: it lives chroot'ed
-    /// in its rootfs, and so must the process, whatever mount namespace
-    /// the caller is in.
-    pub chrooted: bool,
-}
-
-/// What the caller does while the process is being made.
-pub trait ExecParent {
-    /// Put the intermediate in the container's cgroup.
-    fn intermediate_started(&mut self, pid: i32) -> Result<(), String>;
-    /// The pty master, for --console-socket.
-    fn console(&mut self, master: OwnedFd) -> Result<(), String>;
-    /// The seccomp NOTIFY listener of process `pid`, for listenerPath.
-    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String>;
-}
+use std::os::fd::AsRawFd;
 
 /// The namespaces of `pid` that differ from ours, opened before anything
 /// changes, user namespace first.
-fn namespaces_to_join(pid: i32) -> Result<Vec<(NamespaceType, File)>, String> {
+fn namespaces_to_join(pid: i32) -> Result<Vec<(NamespaceType, File)>> {
     let mut out = Vec::new();
     for t in NamespaceType::ALL {
         let theirs = format!("/proc/{pid}/ns/{}", t.proc_name());
@@ -49,7 +25,8 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(NamespaceType, File)>, String> {
             continue; // a kernel without this namespace type
         };
         if a != b {
-            let f = File::open(&theirs).map_err(|e| format!("open {theirs}: {e}"))?;
+            let f = File::open(&theirs)
+                .map_err(|e| Error::system(format!("open {theirs}: {e}")).errno(&e))?;
             out.push((t, f));
         }
     }
@@ -59,7 +36,7 @@ fn namespaces_to_join(pid: i32) -> Result<Vec<(NamespaceType, File)>, String> {
 
 /// Starts the process and returns its host pid once it has exec'd (or the
 /// reason it could not).
-pub fn exec_into(args: &ExecArgs, parent: &mut dyn ExecParent) -> Result<i32, LaunchError> {
+pub fn exec_into(args: &ExecArgs, parent: &mut dyn Parent) -> Result<i32, LaunchError> {
     let rt = LaunchError::Runtime;
     crate::linux_attrs::check_exec(args.process).map_err(LaunchError::Container)?;
     let namespaces = namespaces_to_join(args.init_pid).map_err(rt)?;
@@ -71,53 +48,61 @@ pub fn exec_into(args: &ExecArgs, parent: &mut dyn ExecParent) -> Result<i32, La
         true => None,
         false => {
             let r = format!("/proc/{}/root", args.init_pid);
-            Some(File::open(&r).map_err(|e| rt(format!("exec: open {r}: {e}")))?)
+            Some(
+                File::open(&r)
+                    .map_err(|e| rt(Error::system(format!("exec: open {r}: {e}")).errno(&e)))?,
+            )
         }
     };
     crate::chain::run_chain(
         |ch| intermediate(args, &namespaces, root.as_ref(), ch),
         |ch, child, pid| {
             crate::linux_attrs::exec_started(child.as_raw(), args.process).map_err(rt)?;
-            drive(parent, ch, child, pid)
+            drive(args, parent, ch, child, pid)
         },
     )
 }
 
+/// The caller's side of exec, step by step in the order the intermediate
+/// and the process take them.
 fn drive(
-    parent: &mut dyn ExecParent,
-    ch: &Channel,
+    args: &ExecArgs,
+    parent: &mut dyn Parent,
+    ch: &CallerEnd,
     child: Pid,
     pid: &mut Option<i32>,
 ) -> Result<i32, LaunchError> {
-    let rt = LaunchError::Runtime;
-    parent.intermediate_started(child.as_raw()).map_err(rt)?;
-    ch.send(&Msg::Proceed)
-        .map_err(|e| LaunchError::Container(format!("exec: {e}")))?;
-    loop {
-        match ch.recv() {
-            Ok((Msg::InitPid(p), _)) => *pid = Some(p),
-            Ok((Msg::Console, Some(fd))) => {
-                parent.console(fd).map_err(rt)?;
-                ch.send(&Msg::Proceed)
-                    .map_err(|e| LaunchError::Container(format!("exec: {e}")))?;
-            }
-            Ok((Msg::SeccompListener, Some(fd))) => {
-                let p = pid.ok_or_else(|| rt("seccomp listener before the pid".into()))?;
-                parent.seccomp_listener(p, fd).map_err(rt)?;
-                ch.send(&Msg::Proceed)
-                    .map_err(|e| LaunchError::Container(format!("exec: {e}")))?;
-            }
-            Ok((Msg::Error(e), _)) => return Err(LaunchError::Container(e)),
-            Ok((m, _)) => return Err(rt(format!("protocol error: unexpected {m:?}"))),
-            // Both ends closed: the intermediate exited and the process
-            // exec'd (its end is close-on-exec).
-            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-                return pid.ok_or_else(|| {
-                    LaunchError::Container("exec: the process exited before it started".into())
-                })
-            }
-            Err(e) => return Err(LaunchError::Container(format!("exec: {e}"))),
+    // What the process side reports is passed on as it is; a channel that
+    // broke is said as exec's.
+    let ct = |e: Error| match e.kind {
+        crate::error::ErrorKind::Exited => LaunchError::Container(e.context("exec")),
+        _ => LaunchError::Container(e),
+    };
+    parent
+        .intermediate_started(child.as_raw())
+        .map_err(LaunchError::Runtime)?;
+    ch.proceed().map_err(ct)?;
+    let p = ch.expect_pid().map_err(|e| match e.kind {
+        crate::error::ErrorKind::Exited => {
+            LaunchError::Container(Error::exited("exec: the process exited before it started"))
         }
+        _ => ct(e),
+    })?;
+    *pid = Some(p);
+    crate::launch::terminal_and_listener(ch, parent, p, Some(args.process), args.seccomp).map_err(
+        |e| match e {
+            LaunchError::Container(e) => ct(e),
+            rt => rt,
+        },
+    )?;
+    // Then nothing until both ends are closed: the intermediate exited and
+    // the process exec'd (its end is close-on-exec).
+    match ch.next() {
+        Err(e) if e.kind == crate::error::ErrorKind::Exited => Ok(p),
+        Err(e) => Err(LaunchError::Container(e)),
+        Ok((m, _)) => Err(ct(Error::protocol(format!(
+            "protocol error: expected the exec, got {m:?}"
+        )))),
     }
 }
 
@@ -125,16 +110,17 @@ fn intermediate(
     args: &ExecArgs,
     namespaces: &[(NamespaceType, File)],
     root: Option<&File>,
-    ch: &Channel,
-) -> Result<(), String> {
+    ch: &ChildEnd,
+) -> Result<()> {
     sys::set_dumpable(false)?;
     ch.expect_proceed()?;
     let join = |t: &NamespaceType, f: &File| {
         setns(f, crate::namespaces::clone_flag(*t)).map_err(|e| {
-            format!(
+            Error::system(format!(
                 "exec: join the container's {} namespace: {e}",
                 t.spec_name()
-            )
+            ))
+            .errno(e)
         })
     };
     if let Some(r) = root {
@@ -149,7 +135,9 @@ fn intermediate(
         }
         nix::unistd::fchdir(r.as_raw_fd())
             .and_then(|()| nix::unistd::chroot("."))
-            .map_err(|e| format!("exec: enter the container's root: {e}"))?;
+            .map_err(|e| {
+                Error::system(format!("exec: enter the container's root: {e}")).errno(e)
+            })?;
     }
     for (t, f) in namespaces {
         if root.is_some() && *t == NamespaceType::Mount {
@@ -159,31 +147,27 @@ fn intermediate(
     }
     // SAFETY: a fork of the single-threaded caller is single-threaded too.
     match unsafe { fork() } {
-        Err(e) => Err(format!("exec: fork: {e}")),
+        Err(e) => Err(Error::system(format!("exec: fork: {e}")).errno(e)),
         Ok(ForkResult::Child) => {
             let e = match process(args, ch) {
                 Ok(never) => match never {},
                 Err(e) => e,
             };
-            let _ = ch.send(&Msg::Error(e));
+            let _ = ch.send(&Report::Failed(e));
             exit_now(127);
         }
-        Ok(ForkResult::Parent { child }) => {
-            ch.send(&Msg::InitPid(child.as_raw()))
-                .map_err(|e| e.to_string())?;
-            Ok(())
-        }
+        Ok(ForkResult::Parent { child }) => ch
+            .send(&Report::Pid(child.as_raw()))
+            .map_err(|e| Error::exited(format!("exec: report the pid: {e}")).errno(e)),
     }
 }
 
-fn process(args: &ExecArgs, ch: &Channel) -> Result<std::convert::Infallible, String> {
+fn process(args: &ExecArgs, ch: &ChildEnd) -> Result<std::convert::Infallible> {
     let p = args.process;
     if p.terminal {
-        nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+        nix::unistd::setsid().map_err(|e| Error::system(format!("setsid: {e}")).errno(e))?;
         let t = pty::open_pty(p.user.uid)?;
-        ch.send_with_fd(&Msg::Console, Some(t.master.as_raw_fd()))
-            .map_err(|e| e.to_string())?;
-        ch.expect_proceed()?;
+        ch.wait_at_with_fd(Step::Console, t.master.as_raw_fd())?;
         pty::attach_slave(&t.slave, p.console_size)?;
     }
     rlimits::apply(&p.rlimits)?;

@@ -2,7 +2,8 @@
 //! the working directory, the environment and program, then the drop to
 //! process.json's identity in the order the kernel allows.
 
-use crate::sync::{Channel, Msg};
+use crate::error::{Error, Result};
+use crate::sync::{ChildEnd, Step};
 use crate::{caps, exec, sys, user};
 use husk_spec::Process;
 use std::os::fd::AsRawFd;
@@ -12,29 +13,27 @@ use std::path::{Path, PathBuf};
 /// like /proc/self/fd/N can go through an inherited host fd (the
 /// CVE-2024-21626 class); the kernel then reports the directory as
 /// unreachable, which getcwd turns into an error.
-pub fn enter_cwd(p: &Process, create: bool) -> Result<(), String> {
+pub fn enter_cwd(p: &Process, create: bool) -> Result<()> {
     let cwd = &p.cwd;
+    let field = |what: String, e: &std::io::Error| Error::field("process.cwd", what).errno(e);
     if create {
         std::fs::create_dir_all(cwd)
-            .map_err(|e| format!("process.cwd: create {}: {e}", cwd.display()))?;
+            .map_err(|e| field(format!("create {}: {e}", cwd.display()), &e))?;
     }
     std::env::set_current_dir(cwd)
-        .map_err(|e| format!("process.cwd: chdir to {}: {e}", cwd.display()))?;
+        .map_err(|e| field(format!("chdir to {}: {e}", cwd.display()), &e))?;
     match std::env::current_dir() {
         Ok(d) if d.is_absolute() => Ok(()),
-        _ => Err(format!(
-            "process.cwd: {} resolves outside the container's root",
-            cwd.display()
+        _ => Err(Error::field(
+            "process.cwd",
+            format!("{} resolves outside the container's root", cwd.display()),
         )),
     }
 }
 
 /// The environment (HOME added as runc does) and the program found in its
 /// PATH, inside the container.
-pub fn program_and_env(
-    p: &Process,
-    extra_env: &[String],
-) -> Result<(PathBuf, Vec<String>), String> {
+pub fn program_and_env(p: &Process, extra_env: &[String]) -> Result<(PathBuf, Vec<String>)> {
     let mut env = p.env.clone();
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", user::home_dir(p.user.uid)));
@@ -43,7 +42,7 @@ pub fn program_and_env(
     let arg0 = p
         .args
         .first()
-        .ok_or_else(|| "process.args: must not be empty".to_string())?;
+        .ok_or_else(|| Error::field("process.args", "must not be empty"))?;
     let program = exec::find_executable(arg0, &env)?;
     Ok((program, env))
 }
@@ -58,13 +57,15 @@ pub fn program_and_env(
 pub fn drop_privileges(
     p: &Process,
     seccomp: Option<&husk_seccomp::Program>,
-    ch: &Channel,
-) -> Result<(), String> {
-    let load_seccomp = || -> Result<(), String> {
+    ch: &ChildEnd,
+) -> Result<()> {
+    let load_seccomp = || -> Result<()> {
         let Some(prog) = seccomp else { return Ok(()) };
-        if let Some(listener) = husk_seccomp::load(prog)? {
-            ch.send_with_fd(&Msg::SeccompListener, Some(listener.as_raw_fd()))
-                .map_err(|e| format!("linux.seccomp: hand over the listener: {e}"))?;
+        if let Some(listener) = husk_seccomp::load(prog).map_err(Error::seccomp_line)? {
+            ch.report_at(Step::SeccompListener, Some(listener.as_raw_fd()))
+                .map_err(|e| {
+                    Error::field("linux.seccomp", format!("hand over the listener: {e}"))
+                })?;
             drop(listener);
             ch.expect_proceed()?;
         }
@@ -90,7 +91,7 @@ pub fn drop_privileges(
 
 /// Default signal dispositions, every fd above 3+N close-on-exec, then
 /// exec. Returns only on failure.
-pub fn exec_program(p: &Process, program: &Path, env: &[String], preserve_fds: u32) -> String {
+pub fn exec_program(p: &Process, program: &Path, env: &[String], preserve_fds: u32) -> Error {
     sys::reset_signals();
     if let Err(e) = sys::cloexec_from(3 + preserve_fds) {
         return e;

@@ -1,13 +1,16 @@
 //! The container init: pid 1 of the container until it execs the user's
-//! program. Everything here runs in forked memory; an error is returned as
-//! text and sent to the caller, who reports it and cleans up.
+//! program. Everything here runs in forked memory; an error is returned
+//! (typed, crate::error) and sent to the caller, who reports it and cleans
+//! up. The steps it reports are those launch::drive expects, in its order.
 
-use crate::launch::InitArgs;
+use crate::args::InitArgs;
+use crate::error::{Error, Result};
 use crate::namespaces::Plan;
-use crate::sync::{Channel, Msg};
-use crate::{hooks, identity, pty, rlimits, sys};
+use crate::sync::{ChildEnd, Reply, Step};
+use crate::{identity, pty, rlimits, sys};
+use husk_host::hooks;
 use husk_rootfs as rootfs;
-use husk_spec::{NamespaceType, Spec};
+use husk_spec::{NamespaceType, Spec, State, Status};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -19,11 +22,11 @@ pub(crate) struct Gathered<'a> {
     /// (`crate::bind_sources`).
     pub bind_sources: &'a [(usize, RawFd)],
     /// linux.netDevices: the addresses to add again once the devices are in.
-    pub net_devices: &'a [crate::netdev::DeviceAddresses],
+    pub net_devices: &'a [husk_host::netdev::DeviceAddresses],
 }
 
 /// Returns only on failure, with the reason.
-pub(crate) fn run(args: &InitArgs, plan: &Plan, ch: &Channel, got: &Gathered) -> String {
+pub(crate) fn run(args: &InitArgs, plan: &Plan, ch: &ChildEnd, got: &Gathered) -> Error {
     match setup(args, plan, ch, got) {
         Ok(never) => match never {},
         Err(e) => e,
@@ -33,37 +36,41 @@ pub(crate) fn run(args: &InitArgs, plan: &Plan, ch: &Channel, got: &Gathered) ->
 fn setup(
     args: &InitArgs,
     plan: &Plan,
-    ch: &Channel,
+    ch: &ChildEnd,
     got: &Gathered,
-) -> Result<std::convert::Infallible, String> {
+) -> Result<std::convert::Infallible> {
     let spec = args.spec;
     let process = spec
         .process
         .as_ref()
-        .ok_or_else(|| "process: is required to create a container".to_string())?;
-    let state = match ch.recv().map_err(|e| e.to_string())? {
-        (Msg::State(s), _) => s,
-        (Msg::Error(e), _) => return Err(e),
-        (m, _) => return Err(format!("protocol error: unexpected {m:?}")),
+        .ok_or_else(|| Error::field("process", "is required to create a container"))?;
+    let state = match ch.recv_reply()? {
+        (Reply::State(s), _) => s,
+        (m, _) => {
+            return Err(Error::protocol(format!(
+                "protocol error: expected the state, got {m:?}"
+            )))
+        }
     };
     // Now in the container's cgroup (the caller placed us before sending
     // the state): a new cgroup namespace takes this cgroup as its root.
     if plan.creates(NamespaceType::Cgroup) {
         Plan::unshare(&[NamespaceType::Cgroup])?;
     }
-    nix::unistd::setsid().map_err(|e| format!("setsid: {e}"))?;
+    nix::unistd::setsid().map_err(|e| Error::system(format!("setsid: {e}")).errno(e))?;
     if plan.creates(NamespaceType::Network) {
-        crate::netdev::loopback_up()?;
+        husk_host::netdev::loopback_up()?;
     }
     // Moved in by the caller before it sent the state.
-    crate::netdev::moved_devices_up(got.net_devices)?;
+    husk_host::netdev::moved_devices_up(got.net_devices)?;
     let in_userns = plan.creates(NamespaceType::User) || plan.joins(NamespaceType::User);
 
     let readonly_later = setup_rootfs(args, plan, ch, &state, in_userns, got.bind_sources)?;
-    rootfs::reopen_dev_null().map_err(|e| e.to_string())?;
+    rootfs::reopen_dev_null()?;
 
     if let Some(h) = spec.hostname.as_deref().filter(|h| !h.is_empty()) {
-        nix::unistd::sethostname(h).map_err(|e| format!("hostname: sethostname: {e}"))?;
+        nix::unistd::sethostname(h)
+            .map_err(|e| Error::field("hostname", format!("sethostname: {e}")).errno(e))?;
     }
     if let Some(d) = spec.domainname.as_deref().filter(|d| !d.is_empty()) {
         set_domainname(d)?;
@@ -83,23 +90,28 @@ fn setup(
 
     if process.terminal {
         let p = pty::open_pty(process.user.uid)?;
-        rootfs::mount_console(&p.slave_proc_path())
-            .map_err(|e| format!("process.terminal: {e}"))?;
-        ch.send_with_fd(&Msg::Console, Some(p.master.as_raw_fd()))
-            .map_err(|e| e.to_string())?;
-        ch.expect_proceed()?;
+        rootfs::mount_console(&p.slave_proc_path()).map_err(|e| {
+            let e = Error::from(e);
+            Error {
+                field: Some("process.terminal".into()),
+                kind: crate::error::ErrorKind::Config,
+                detail: e.to_string(),
+                ..e
+            }
+        })?;
+        ch.wait_at_with_fd(Step::Console, p.master.as_raw_fd())?;
         pty::attach_slave(&p.slave, process.console_size)?;
     }
 
     // Read-only mounts first, as runc: a mask bound from a read-only /dev
     // (its /dev/null) is then read-only too.
-    rootfs::remount_readonly(&readonly_later).map_err(|e| e.to_string())?;
+    rootfs::remount_readonly(&readonly_later)?;
     if let Some(l) = &spec.linux {
-        rootfs::readonly_paths(&l.readonly_paths).map_err(|e| e.to_string())?;
-        rootfs::mask_paths(&l.masked_paths, l.mount_label.as_deref()).map_err(|e| e.to_string())?;
+        rootfs::readonly_paths(&l.readonly_paths)?;
+        rootfs::mask_paths(&l.masked_paths, l.mount_label.as_deref())?;
     }
     if spec.root.as_ref().is_some_and(|r| r.readonly) {
-        rootfs::make_root_readonly().map_err(|e| e.to_string())?;
+        rootfs::make_root_readonly()?;
     }
     // Unbindable last: the masks and read-only paths are binds from the
     // root's own mounts, which an unbindable root would refuse.
@@ -109,8 +121,7 @@ fn setup(
         Some("unbindable" | "runbindable")
     ) && plan.creates(NamespaceType::Mount)
     {
-        rootfs::set_root_propagation(linux.rootfs_propagation.as_deref())
-            .map_err(|e| e.to_string())?;
+        rootfs::set_root_propagation(linux.rootfs_propagation.as_deref())?;
     }
 
     rlimits::apply(&process.rlimits)?;
@@ -128,7 +139,7 @@ fn setup(
     crate::linux_attrs::before_init_exec(spec, process)?;
     identity::drop_privileges(process, args.seccomp, ch)?;
 
-    ch.send(&Msg::Ready).map_err(|e| e.to_string())?;
+    ch.report_at(Step::Ready, None)?;
 
     // SAFETY: the caller passed us its listening socket; this process owns
     // its copy of the descriptor.
@@ -138,9 +149,10 @@ fn setup(
 
     // From here errors go to `start`, which is waiting on the connection.
     let r = finish(args, spec, process, &program, &env, &state);
+    // Typed, as JSON: `start` reads it back (husk_container's StartFailed).
     let msg = match r {
         Ok(never) => match never {},
-        Err(e) => e,
+        Err(e) => serde_json::to_string(&e).unwrap_or_else(|_| e.to_string()),
     };
     let _ = conn.write_all(msg.as_bytes());
     sys::exit_now(1);
@@ -149,11 +161,11 @@ fn setup(
 fn setup_rootfs(
     args: &InitArgs,
     plan: &Plan,
-    ch: &Channel,
-    state: &str,
+    ch: &ChildEnd,
+    state: &State,
     in_userns: bool,
     bind_sources: &[(usize, RawFd)],
-) -> Result<Vec<rootfs::ReadonlyLater>, String> {
+) -> Result<Vec<rootfs::ReadonlyLater>> {
     let spec = args.spec;
     let linux = spec.linux_or_default();
     // No mount namespace in the config: the container inherits husk's (the
@@ -162,14 +174,16 @@ fn setup_rootfs(
     if plan.joins(NamespaceType::Mount) {
         // Refused with the config (husk_spec::check): pivot_root there
         // would move every process of that namespace. Kept as a guard.
-        return Err("internal: a mount namespace joined by path reached the init".into());
+        return Err(Error::protocol(
+            "internal: a mount namespace joined by path reached the init",
+        ));
     }
     let own_mntns = plan.creates(NamespaceType::Mount);
     let rootfs = args.rootfs.as_path();
     if !own_mntns && rootfs == Path::new("/") {
-        return Err("root.path: without a mount namespace the rootfs cannot be \"/\" (it would change the host's own mounts)".into());
+        return Err(Error::field("root.path", "without a mount namespace the rootfs cannot be \"/\" (it would change the host's own mounts)"));
     }
-    let e = |e: rootfs::RootfsError| e.to_string();
+    let e = Error::from;
     if own_mntns {
         rootfs::prepare_root(rootfs, linux.rootfs_propagation.as_deref()).map_err(e)?;
     } else {
@@ -202,16 +216,14 @@ fn setup_rootfs(
         rootfs::setup_ptmx(rootfs).map_err(e)?;
     }
 
-    ch.send(&Msg::RunCreateHooks).map_err(|e| e.to_string())?;
-    ch.expect_proceed()?;
+    ch.wait_at(Step::CreateHooks)?;
     if let Some(h) = &spec.hooks {
         hooks::run_all_in(
             "createContainer",
             &h.create_container,
-            state.as_bytes(),
+            state.to_json().as_bytes(),
             Some(rootfs),
-        )
-        .map_err(|e| e.to_string())?;
+        )?;
     }
 
     if !own_mntns {
@@ -234,20 +246,18 @@ fn setup_rootfs(
     Ok(readonly_later)
 }
 
-fn set_domainname(d: &str) -> Result<(), String> {
+fn set_domainname(d: &str) -> Result<()> {
     // SAFETY: setdomainname reads exactly len bytes from the string, which
     // outlives the call.
     let r = unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) };
     if r != 0 {
-        return Err(format!(
-            "domainname: setdomainname: {}",
-            std::io::Error::last_os_error()
-        ));
+        let e = std::io::Error::last_os_error();
+        return Err(Error::field("domainname", format!("setdomainname: {e}")).errno(e));
     }
     Ok(())
 }
 
-fn write_sysctls(spec: &Spec) -> Result<(), String> {
+fn write_sysctls(spec: &Spec) -> Result<()> {
     let Some(l) = &spec.linux else { return Ok(()) };
     for (key, value) in &l.sysctl {
         crate::procfs::write_sysctl(key, value)?;
@@ -255,12 +265,12 @@ fn write_sysctls(spec: &Spec) -> Result<(), String> {
     Ok(())
 }
 
-fn wait_for_start(listener: &UnixListener) -> Result<UnixStream, String> {
+fn wait_for_start(listener: &UnixListener) -> Result<UnixStream> {
     loop {
         match listener.accept() {
             Ok((s, _)) => return Ok(s),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(format!("waiting for start: {e}")),
+            Err(e) => return Err(Error::system(format!("waiting for start: {e}")).errno(e)),
         }
     }
 }
@@ -272,12 +282,12 @@ fn finish(
     process: &husk_spec::Process,
     program: &Path,
     env: &[String],
-    state: &str,
-) -> Result<std::convert::Infallible, String> {
+    state: &State,
+) -> Result<std::convert::Infallible> {
     if let Some(h) = &spec.hooks {
-        let running = state.replacen("\"status\":\"creating\"", "\"status\":\"created\"", 1);
-        hooks::run_all("startContainer", &h.start_container, running.as_bytes())
-            .map_err(|e| e.to_string())?;
+        // After `start`: the container is "created" until its program runs.
+        let created = state.with_status(Status::Created).to_json();
+        hooks::run_all("startContainer", &h.start_container, created.as_bytes())?;
     }
     Err(identity::exec_program(
         process,

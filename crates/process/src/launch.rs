@@ -1,68 +1,14 @@
 //! The caller's side of the create chain and the intermediate process.
 
+use crate::args::{InitArgs, Parent};
+use crate::error::{Error, LaunchError, Result};
 use crate::namespaces::Plan;
-use crate::sync::{Channel, Msg};
+use crate::sync::{CallerEnd, ChildEnd, Report, Step};
 use crate::sys::exit_now;
-use husk_rootfs::CgroupBind;
-use husk_spec::{IdMapping, NamespaceType, Spec};
+use husk_spec::{IdMapping, NamespaceType, Process, Spec};
 use nix::unistd::{fork, ForkResult, Pid};
-use std::os::fd::{AsRawFd, OwnedFd, RawFd};
-use std::path::{Path, PathBuf};
-
-/// Everything the container init needs; the forked children read it from
-/// their copy of the caller's memory.
-pub struct InitArgs<'a> {
-    pub id: &'a str,
-    pub spec: &'a Spec,
-    pub bundle: &'a Path,
-    /// Absolute host path of root.path.
-    pub rootfs: PathBuf,
-    /// The listening socket `start` connects to (close-on-exec).
-    pub start_listener: RawFd,
-    /// Extra fds (3..3+N) passed to the program: --preserve-fds plus
-    /// LISTEN_FDS.
-    pub preserve_fds: u32,
-    /// Added to process.env (LISTEN_FDS, LISTEN_PID).
-    pub extra_env: Vec<String>,
-    pub no_pivot: bool,
-    pub no_new_keyring: bool,
-    pub cgroup_v1: Vec<CgroupBind>,
-    pub cgroup_v2_dir: Option<PathBuf>,
-    /// Idmapped mount trees made by the caller, by mount index.
-    pub idmapped_mounts: Vec<(usize, RawFd)>,
-    /// linux.seccomp, compiled by the caller before anything is forked.
-    pub seccomp: Option<&'a husk_seccomp::Program>,
-}
-
-/// What the caller does at each step of the chain.
-pub trait Parent {
-    /// The init exists (host pid) and waits. Returns the state JSON for
-    /// hooks. With a new cgroup namespace, this is when the init must join
-    /// the container's cgroup (the namespace takes its cgroup as root).
-    fn init_started(&mut self, pid: i32) -> Result<String, String>;
-    /// The init is set up and about to wait for `start`: the latest moment
-    /// to put it in the container's cgroup. Only the init is ever placed,
-    /// and as late as possible, so the kernel memory of namespaces and
-    /// mounts made for it is not charged to the container: what lets a
-    /// container start under a tiny memory limit, as with crun.
-    fn init_ready(&mut self, pid: i32) -> Result<(), String>;
-    /// Mounts are done, pivot_root is not: prestart and createRuntime hooks.
-    fn create_hooks(&mut self) -> Result<(), String>;
-    /// The terminal's master side, for --console-socket.
-    fn console(&mut self, master: OwnedFd) -> Result<(), String>;
-    /// The seccomp NOTIFY listener, for listenerPath.
-    fn seccomp_listener(&mut self, pid: i32, listener: OwnedFd) -> Result<(), String>;
-}
-
-#[derive(Debug, thiserror::Error)]
-pub enum LaunchError {
-    /// Reported by the container side (config or kernel refused something).
-    #[error("{0}")]
-    Container(String),
-    /// Failed on the caller's side.
-    #[error("{0}")]
-    Runtime(String),
-}
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::PathBuf;
 
 /// Runs the chain up to "ready, waiting for start" and returns the init's
 /// host pid. On error every process it started is gone.
@@ -71,7 +17,9 @@ pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchErr
     let plan = Plan::new(&linux.namespaces).map_err(LaunchError::Runtime)?;
     // Read before the move, which drops every address of a device.
     let net_devices = match &linux.net_devices {
-        Some(d) => crate::netdev::addresses_to_keep(d).map_err(LaunchError::Runtime)?,
+        Some(d) => {
+            husk_host::netdev::addresses_to_keep(d).map_err(|e| LaunchError::Runtime(e.into()))?
+        }
         None => Vec::new(),
     };
     // Bind sources the container's root may not reach: opened for it on the
@@ -87,69 +35,78 @@ pub fn launch(args: &InitArgs, parent: &mut dyn Parent) -> Result<i32, LaunchErr
         };
     crate::chain::run_chain(
         |ch| intermediate(args, &plan, &net_devices, !bind_sources.is_empty(), ch),
-        |ch, child, init_pid| drive(args, &bind_sources, parent, ch, child, init_pid),
+        |ch, child, init_pid| drive(args, &plan, &bind_sources, parent, ch, child, init_pid),
     )
 }
 
+/// The caller's side of create, step by step in the order the intermediate
+/// and the init take them (`intermediate` below, then `init::setup`).
+/// A step's own failure is the caller's (`Runtime`); a failure reported
+/// by the container side, or a step out of order, is the container's.
 fn drive(
     args: &InitArgs,
+    plan: &Plan,
     bind_sources: &[(usize, PathBuf)],
     parent: &mut dyn Parent,
-    ch: &Channel,
+    ch: &CallerEnd,
     child: Pid,
     init_pid: &mut Option<i32>,
 ) -> Result<i32, LaunchError> {
     let linux = args.spec.linux_or_default();
     let rt = LaunchError::Runtime;
-    send(ch, &Msg::Proceed)?;
-    loop {
-        let (msg, fd) = ch
-            .recv()
-            .map_err(|e| LaunchError::Container(format!("container init: {e}")))?;
-        match msg {
-            Msg::MapIds => {
-                write_id_maps(child.as_raw(), &linux.uid_mappings, &linux.gid_mappings)
-                    .map_err(rt)?;
-                send(ch, &Msg::Proceed)?;
-            }
-            Msg::MountSources => {
-                crate::bind_sources::send(ch, child, bind_sources).map_err(rt)?;
-            }
-            Msg::InitPid(pid) => {
-                *init_pid = Some(pid);
-                let state = parent.init_started(pid).map_err(rt)?;
-                send(ch, &Msg::State(state))?;
-            }
-            Msg::RunCreateHooks => {
-                parent.create_hooks().map_err(rt)?;
-                send(ch, &Msg::Proceed)?;
-            }
-            Msg::Console => {
-                let fd = fd.ok_or_else(|| rt("console message without a descriptor".into()))?;
-                parent.console(fd).map_err(rt)?;
-                send(ch, &Msg::Proceed)?;
-            }
-            Msg::SeccompListener => {
-                let fd = fd.ok_or_else(|| rt("seccomp listener without a descriptor".into()))?;
-                let pid = init_pid.ok_or_else(|| rt("seccomp listener before the pid".into()))?;
-                parent.seccomp_listener(pid, fd).map_err(rt)?;
-                send(ch, &Msg::Proceed)?;
-            }
-            Msg::Ready => {
-                let pid =
-                    init_pid.ok_or_else(|| rt("init ready before its pid was known".into()))?;
-                parent.init_ready(pid).map_err(rt)?;
-                return Ok(pid);
-            }
-            Msg::Error(e) => return Err(LaunchError::Container(e)),
-            other => return Err(rt(format!("protocol error: unexpected {other:?}"))),
-        }
+    let ct = |e: Error| match e.kind {
+        crate::error::ErrorKind::Exited => LaunchError::Container(e.context("container init")),
+        _ => LaunchError::Container(e),
+    };
+    ch.proceed().map_err(ct)?;
+    if plan.creates(NamespaceType::User) {
+        ch.expect(Step::MapIds).map_err(ct)?;
+        write_id_maps(child.as_raw(), &linux.uid_mappings, &linux.gid_mappings).map_err(rt)?;
+        ch.proceed().map_err(ct)?;
     }
+    if !bind_sources.is_empty() {
+        ch.expect(Step::MountSources).map_err(ct)?;
+        crate::bind_sources::send(ch, child, bind_sources).map_err(rt)?;
+    }
+    let pid = ch.expect_pid().map_err(ct)?;
+    *init_pid = Some(pid);
+    let state = parent.init_started(pid).map_err(rt)?;
+    ch.reply(&crate::sync::Reply::State(state)).map_err(ct)?;
+    ch.expect(Step::CreateHooks).map_err(ct)?;
+    parent.create_hooks().map_err(rt)?;
+    ch.proceed().map_err(ct)?;
+    let process = args.spec.process.as_ref();
+    terminal_and_listener(ch, parent, pid, process, args.seccomp).map_err(|e| match e {
+        LaunchError::Container(e) => ct(e),
+        rt => rt,
+    })?;
+    ch.expect(Step::Ready).map_err(ct)?;
+    parent.init_ready(pid).map_err(rt)?;
+    Ok(pid)
 }
 
-fn send(ch: &Channel, m: &Msg) -> Result<(), LaunchError> {
-    ch.send(m)
-        .map_err(|e| LaunchError::Container(format!("container init exited: {e}")))
+/// The two steps create and exec share, in the order both take them: the
+/// terminal (process.terminal), then the seccomp NOTIFY listener (a filter
+/// that notifies), each handed to `parent` before the process goes on.
+pub(crate) fn terminal_and_listener(
+    ch: &CallerEnd,
+    parent: &mut dyn Parent,
+    pid: i32,
+    process: Option<&Process>,
+    seccomp: Option<&husk_seccomp::Program>,
+) -> Result<(), LaunchError> {
+    let (rt, ct) = (LaunchError::Runtime, LaunchError::Container);
+    if process.is_some_and(|p| p.terminal) {
+        let fd = ch.expect_fd(Step::Console).map_err(ct)?;
+        parent.console(fd).map_err(rt)?;
+        ch.proceed().map_err(ct)?;
+    }
+    if seccomp.is_some_and(|p| p.notifies()) {
+        let fd = ch.expect_fd(Step::SeccompListener).map_err(ct)?;
+        parent.seccomp_listener(pid, fd).map_err(rt)?;
+        ch.proceed().map_err(ct)?;
+    }
+    Ok(())
 }
 
 fn map_text(m: &[IdMapping]) -> String {
@@ -160,11 +117,11 @@ fn map_text(m: &[IdMapping]) -> String {
 
 /// Written from outside, as the kernel requires a process with privilege
 /// over the parent namespace for multi-range maps.
-fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), String> {
+fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<()> {
     if !nix::unistd::geteuid().is_root() {
         return crate::idmap::write_as_user(pid, uid, gid);
     }
-    let write = |file: &str, text: String, field: &str| {
+    let write = |file: &str, text: String, field: &str| -> Result<()> {
         if text.is_empty() {
             return Ok(());
         }
@@ -179,10 +136,10 @@ fn write_id_maps(pid: i32, uid: &[IdMapping], gid: &[IdMapping]) -> Result<(), S
 fn intermediate(
     args: &InitArgs,
     plan: &Plan,
-    net_devices: &[crate::netdev::DeviceAddresses],
+    net_devices: &[husk_host::netdev::DeviceAddresses],
     wants_bind_sources: bool,
-    ch: &Channel,
-) -> Result<(), String> {
+    ch: &ChildEnd,
+) -> Result<()> {
     // An unprivileged parent can open our uid_map only while we are
     // dumpable; it is the same user, who could ptrace us anyway.
     let user_writes_maps = plan.creates(NamespaceType::User) && !nix::unistd::geteuid().is_root();
@@ -191,16 +148,25 @@ fn intermediate(
     plan.join_all()?;
     if plan.creates(NamespaceType::User) {
         Plan::unshare(&[NamespaceType::User])?;
-        ch.send(&Msg::MapIds).map_err(|e| e.to_string())?;
-        ch.expect_proceed()?;
+        ch.wait_at(Step::MapIds)?;
         crate::sys::set_dumpable(false)?;
         // Become the namespace's root so that what follows is privileged in it.
         let root_u = nix::unistd::Uid::from_raw(0);
         let root_g = nix::unistd::Gid::from_raw(0);
-        nix::unistd::setresgid(root_g, root_g, root_g)
-            .map_err(|e| format!("linux.gidMappings: setgid 0 in the user namespace: {e}"))?;
-        nix::unistd::setresuid(root_u, root_u, root_u)
-            .map_err(|e| format!("linux.uidMappings: setuid 0 in the user namespace: {e}"))?;
+        nix::unistd::setresgid(root_g, root_g, root_g).map_err(|e| {
+            Error::field(
+                "linux.gidMappings",
+                format!("setgid 0 in the user namespace: {e}"),
+            )
+            .errno(e)
+        })?;
+        nix::unistd::setresuid(root_u, root_u, root_u).map_err(|e| {
+            Error::field(
+                "linux.uidMappings",
+                format!("setuid 0 in the user namespace: {e}"),
+            )
+            .errno(e)
+        })?;
     }
     // The cgroup namespace is left to the init, which creates it once it is
     // in the container's cgroup, so that this cgroup is the namespace's root.
@@ -222,7 +188,7 @@ fn intermediate(
     }
     // SAFETY: still single-threaded (a fork of the single-threaded caller).
     match unsafe { fork() } {
-        Err(e) => Err(format!("fork init: {e}")),
+        Err(e) => Err(Error::system(format!("fork init: {e}")).errno(e)),
         Ok(ForkResult::Child) => {
             let held: Vec<(usize, RawFd)> =
                 bind_fds.iter().map(|(i, f)| (*i, f.as_raw_fd())).collect();
@@ -231,18 +197,16 @@ fn intermediate(
                 net_devices,
             };
             let e = crate::init::run(args, plan, ch, &got);
-            let _ = ch.send(&Msg::Error(e));
+            let _ = ch.send(&Report::Failed(e));
             exit_now(1);
         }
-        Ok(ForkResult::Parent { child }) => {
-            ch.send(&Msg::InitPid(child.as_raw()))
-                .map_err(|e| e.to_string())?;
-            Ok(())
-        }
+        Ok(ForkResult::Parent { child }) => ch
+            .send(&Report::Pid(child.as_raw()))
+            .map_err(|e| Error::exited(format!("report the init's pid: {e}")).errno(e)),
     }
 }
 
-fn write_time_offsets(spec: &Spec) -> Result<(), String> {
+fn write_time_offsets(spec: &Spec) -> Result<()> {
     let Some(offsets) = spec.linux.as_ref().and_then(|l| l.time_offsets.as_ref()) else {
         return Ok(());
     };

@@ -7,25 +7,27 @@
 //! caller it is ready, and waits on the start socket before exec'ing the
 //! user's program. There is no re-exec of the husk binary: every step runs
 //! in forked copies of the caller, which is single-threaded.
+//!
+//! The steps husk takes as the host (hooks, linux.netDevices, Intel RDT)
+//! are husk-host's; the init calls into it for those it runs itself.
 
 mod affinity;
+mod args;
 mod bind_sources;
 mod caps;
 mod chain;
+mod error;
 mod exec;
 mod exec_into;
 mod fork_close;
-pub mod hooks;
 mod identity;
 mod idmap;
 mod init;
-mod intelrdt;
 mod launch;
 mod linux_attrs;
 mod lsm;
 mod mempolicy;
 mod namespaces;
-mod netdev;
 mod personality;
 mod procfs;
 mod pty;
@@ -35,11 +37,11 @@ mod sync;
 mod sys;
 mod user;
 
+pub use args::{ExecArgs, InitArgs, Parent};
+pub use error::{Error, ErrorKind, LaunchError};
 pub use exec::find_executable;
-pub use exec_into::{exec_into, ExecArgs, ExecParent};
+pub use exec_into::exec_into;
 pub use fork_close::{close_in_chain, CloseInChain};
-pub use intelrdt::{remove as remove_intel_rdt, resctrl_mounted};
-pub use launch::{launch, InitArgs, LaunchError, Parent};
-pub use linux_attrs::{after_init_exists, check_host};
-pub use netdev::loopback_up;
+pub use launch::launch;
+pub use linux_attrs::check_host;
 pub use sys::{in_user_namespace, pidfd_open, process_start_time, wait_pidfd};

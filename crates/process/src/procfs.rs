@@ -55,10 +55,23 @@ pub enum ProcfsError {
     BadKey { field: String, key: String },
 }
 
-/// The chain reports errors as text: `?` turns these into it.
-impl From<ProcfsError> for String {
-    fn from(e: ProcfsError) -> String {
-        e.to_string()
+impl ProcfsError {
+    /// The config field the write was for, and the errno if a system call
+    /// failed (crate::error keeps both).
+    pub(crate) fn field_and_errno(&self) -> (String, Option<i32>) {
+        use ProcfsError::*;
+        match self {
+            OpenRoot { field, source } | SelfLink { field, source } => {
+                (field.clone(), source.raw_os_error())
+            }
+            Open { field, source, .. } | Write { field, source, .. } => {
+                (field.clone(), source.raw_os_error())
+            }
+            NotProcRoot { field }
+            | Crosses { field, .. }
+            | NotProcfs { field, .. }
+            | BadKey { field, .. } => (field.clone(), None),
+        }
     }
 }
 

@@ -4,12 +4,14 @@
 mod check;
 mod linux_fields;
 mod load;
+mod state;
 mod types;
 mod validate;
 
 pub use check::{parse_collecting, pointer, Problem, Problems, Severity};
 pub use linux_fields::*;
 pub use load::{load_bundle, parse_config, SpecError, CONFIG_FILE};
+pub use state::{State, Status};
 pub use types::*;
 pub use validate::{check, validate};
 
