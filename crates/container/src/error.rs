@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum ContainerError {
     #[error(transparent)]
     Spec(#[from] husk_spec::SpecError),
@@ -97,6 +97,14 @@ pub(crate) fn io_text(e: &std::io::Error) -> String {
     s.split(" (os error").next().unwrap_or(&s).to_lowercase()
 }
 
+/// Its line: a derived Debug (every variant's fields, their types' Debug)
+/// costs binary size for output nobody reads; anyhow prints Display.
+impl std::fmt::Debug for ContainerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ContainerError({self})")
+    }
+}
+
 impl ContainerError {
     pub fn io(what: &'static str, path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         ContainerError::Io {
@@ -126,16 +134,13 @@ impl ContainerError {
 impl From<ContainerError> for husk_process::Error {
     fn from(e: ContainerError) -> Self {
         match e {
-            ContainerError::Config { field, reason } => husk_process::Error::field(field, reason),
+            ContainerError::Config { field, reason } => husk_process::Error::field(&field, reason),
             other => {
                 let errno = match &other {
                     ContainerError::Io { source, .. } => source.raw_os_error(),
                     _ => None,
                 };
-                husk_process::Error {
-                    errno,
-                    ..husk_process::Error::system(other.to_string())
-                }
+                husk_process::Error::system(other.to_string()).with_errno(errno)
             }
         }
     }

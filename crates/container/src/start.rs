@@ -38,13 +38,15 @@ pub fn start(c: &mut Container) -> Result<(), ContainerError> {
         .map_err(|e| ContainerError::io("remove", c.dir.join(START_SOCKET), e))?;
     // The init closes the connection by exec (close-on-exec), or writes why
     // it could not get there.
-    let mut reply = String::new();
-    conn.read_to_string(&mut reply)
+    let mut reply = Vec::new();
+    conn.read_to_end(&mut reply)
         .map_err(|e| ContainerError::io("read start reply", c.dir.join(START_SOCKET), e))?;
     if !reply.is_empty() {
-        // The init's typed error (husk_process::Error, as JSON).
+        // The init's typed error (husk_process::Error, encoded by Wire).
         let error =
-            serde_json::from_str(&reply).unwrap_or_else(|_| husk_process::Error::system(reply));
+            <husk_process::Error as husk_process::Wire>::decode(&reply).unwrap_or_else(|| {
+                husk_process::Error::system(String::from_utf8_lossy(&reply).into_owned())
+            });
         return Err(ContainerError::StartFailed {
             id: c.id().to_string(),
             error,

@@ -4,88 +4,79 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Value};
 use std::path::Path;
 
-const MASKED: &[&str] = &[
-    "/proc/acpi",
-    "/proc/asound",
-    "/proc/kcore",
-    "/proc/keys",
-    "/proc/latency_stats",
-    "/proc/timer_list",
-    "/proc/timer_stats",
-    "/proc/sched_debug",
-    "/sys/firmware",
-    "/proc/scsi",
-];
-const READONLY: &[&str] = &[
-    "/proc/bus",
-    "/proc/fs",
-    "/proc/irq",
-    "/proc/sys",
-    "/proc/sysrq-trigger",
-];
+/// runc's `spec`, as text: parsed when asked for, which costs far less
+/// binary than building it with `json!` (serde_json's maps sort the keys
+/// either way, so the output is the same).
+const DEFAULT: &str = r#"{
+  "ociVersion": "",
+  "process": {
+    "terminal": true,
+    "user": {"uid": 0, "gid": 0},
+    "args": ["sh"],
+    "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+    "cwd": "/",
+    "capabilities": {
+      "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+      "ambient": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    },
+    "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+    "noNewPrivileges": true
+  },
+  "root": {"path": "rootfs", "readonly": true},
+  "hostname": "husk",
+  "mounts": [
+    {"destination": "/proc", "type": "proc", "source": "proc"},
+    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+     "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+    {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+     "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+    {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+     "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+    {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+     "options": ["nosuid", "noexec", "nodev"]},
+    {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+     "options": ["nosuid", "noexec", "nodev", "ro"]},
+    {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+     "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+  ],
+  "linux": {
+    "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+    "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
+    "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                    "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+    "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+  }
+}"#;
+
+/// What `--rootless` changes, runc's rootless shape: an unprivileged user
+/// cannot mount sysfs without a network namespace of its own, nor pick a
+/// devpts gid; the ids are mapped to the caller's.
+const ROOTLESS: &str = r#"{
+  "devpts": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"],
+  "sys": {"destination": "/sys", "type": "none", "source": "/sys",
+          "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]},
+  "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]
+}"#;
 
 pub fn default_spec(rootless: bool) -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    let mut mounts = vec![
-        json!({"destination": "/proc", "type": "proc", "source": "proc"}),
-        json!({"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-               "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]}),
-        json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-               "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]}),
-        json!({"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-               "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]}),
-        json!({"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-               "options": ["nosuid", "noexec", "nodev"]}),
-        json!({"destination": "/sys", "type": "sysfs", "source": "sysfs",
-               "options": ["nosuid", "noexec", "nodev", "ro"]}),
-        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-               "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}),
-    ];
-    let mut linux = json!({
-        "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-        "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}],
-        "maskedPaths": MASKED,
-        "readonlyPaths": READONLY,
-    });
+    let mut spec: Value = serde_json::from_str(DEFAULT).expect("a valid literal");
+    spec["ociVersion"] = Value::from(husk_spec::OCI_VERSION);
     if rootless {
-        // An unprivileged user cannot mount sysfs without a network
-        // namespace of its own, nor pick a devpts gid: runc's rootless shape.
-        mounts[2]["options"] = json!([
-            "nosuid",
-            "noexec",
-            "newinstance",
-            "ptmxmode=0666",
-            "mode=0620"
-        ]);
-        mounts[5] = json!({"destination": "/sys", "type": "none", "source": "/sys",
-                           "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
-        let uid = nix::unistd::getuid().as_raw();
-        let gid = nix::unistd::getgid().as_raw();
-        linux = json!({
-            "uidMappings": [{"containerID": 0, "hostID": uid, "size": 1}],
-            "gidMappings": [{"containerID": 0, "hostID": gid, "size": 1}],
-            "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}],
-            "maskedPaths": MASKED,
-            "readonlyPaths": READONLY,
-        });
+        let mut r: Value = serde_json::from_str(ROOTLESS).expect("a valid literal");
+        spec["mounts"][2]["options"] = r["devpts"].take();
+        spec["mounts"][5] = r["sys"].take();
+        let linux = &mut spec["linux"];
+        if let Some(l) = linux.as_object_mut() {
+            l.remove("resources");
+        }
+        linux["namespaces"] = r["namespaces"].take();
+        let map = |id: u32| json!([{"containerID": 0, "hostID": id, "size": 1}]);
+        linux["uidMappings"] = map(nix::unistd::getuid().as_raw());
+        linux["gidMappings"] = map(nix::unistd::getgid().as_raw());
     }
-    json!({
-        "ociVersion": husk_spec::OCI_VERSION,
-        "process": {
-            "terminal": true,
-            "user": {"uid": 0, "gid": 0},
-            "args": ["sh"],
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "hostname": "husk",
-        "mounts": mounts,
-        "linux": linux,
-    })
+    spec
 }
 
 pub fn write_spec(bundle: &Path, rootless: bool) -> Result<()> {

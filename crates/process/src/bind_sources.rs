@@ -29,7 +29,8 @@ pub(crate) fn receive(ch: &ChildEnd) -> Result<Vec<(usize, OwnedFd)>> {
             (Reply::Proceed, _) => return Ok(got),
             (m, _) => {
                 return Err(Error::protocol(format!(
-                    "protocol error: expected a mount source, got {m:?}"
+                    "protocol error: expected a mount source, got {}",
+                    m.name()
                 )))
             }
         }

@@ -1,13 +1,11 @@
 //! The one error type of the create and exec chains. A step in a forked
-//! process fails with it, it crosses the sync channel as it is (serde), and
+//! process fails with it, it crosses the sync channel as it is (wire.rs), and
 //! the caller gets the same value back: the config field, the failed
 //! operation's errno and the kind survive, so the CLI's one line still names
 //! the field and the syscall, and tests match on `kind`/`field`/`errno`.
 
-use serde::{Deserialize, Serialize};
-
 /// What went wrong, coarsely: what a caller (or a test) decides on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
     /// A config field could not be applied: the config or the kernel
     /// refused it (`field` says which).
@@ -23,10 +21,16 @@ pub enum ErrorKind {
     Protocol,
 }
 
-/// A failed step: `field: detail` or just `detail`, as one line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[error("{}", self.line())]
-pub struct Error {
+/// A failed step: `field: detail` or just `detail`, as one line. Boxed, so
+/// that every `Result` of the chain stays one word wide: the error path is
+/// rare, and a wide error makes every `?` on the way larger code.
+#[derive(Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.0.line())]
+pub struct Error(Box<ErrorData>);
+
+/// What an [`Error`] carries (reached through it: `e.kind`, `e.field`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorData {
     pub kind: ErrorKind,
     /// The config field the step applies (a JSON path such as
     /// `process.cwd` or `linux.sysctl`), if one.
@@ -37,59 +41,87 @@ pub struct Error {
     pub errno: Option<i32>,
 }
 
+impl std::ops::Deref for Error {
+    type Target = ErrorData;
+    fn deref(&self) -> &ErrorData {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
-    /// A config field that could not be applied.
-    pub fn field(field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Config,
-            field: Some(field.into()),
-            detail: detail.into(),
+    /// Out of line and cold: the constructors below are called at every
+    /// error site of the chain.
+    #[cold]
+    #[inline(never)]
+    pub fn new(kind: ErrorKind, field: Option<String>, detail: String) -> Self {
+        Error(Box::new(ErrorData {
+            kind,
+            field,
+            detail,
             errno: None,
-        }
+        }))
+    }
+
+    /// A config field that could not be applied.
+    pub fn field(field: &str, detail: impl Into<String>) -> Self {
+        Self::config(field, detail.into())
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn config(field: &str, detail: String) -> Self {
+        Self::new(ErrorKind::Config, Some(field.to_string()), detail)
     }
 
     /// A step of the runtime's own, not tied to a field.
     pub fn system(detail: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::System,
-            field: None,
-            detail: detail.into(),
-            errno: None,
-        }
+        Self::new(ErrorKind::System, None, detail.into())
     }
 
     pub fn exited(detail: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Exited,
-            field: None,
-            detail: detail.into(),
-            errno: None,
-        }
+        Self::new(ErrorKind::Exited, None, detail.into())
     }
 
     pub fn protocol(detail: impl Into<String>) -> Self {
-        Error {
-            kind: ErrorKind::Protocol,
-            field: None,
-            detail: detail.into(),
-            errno: None,
-        }
+        Self::new(ErrorKind::Protocol, None, detail.into())
     }
 
     /// Records the errno of `e` (an `Errno` or an `io::Error`).
-    pub fn errno(mut self, e: impl ErrnoOf) -> Self {
-        self.errno = e.errno_of();
+    pub fn errno(self, e: impl ErrnoOf) -> Self {
+        self.with_errno(e.errno_of())
+    }
+
+    pub fn with_errno(mut self, errno: Option<i32>) -> Self {
+        self.0.errno = errno;
         self
     }
 
-    /// The same error, said as the exec'd process's context: "exec: …".
+    /// The same error as config field `field`'s, its whole line the
+    /// detail: "process.terminal: <the line>".
+    pub fn in_field(mut self, field: &str) -> Self {
+        let line = self.0.line();
+        self.0.kind = ErrorKind::Config;
+        self.0.field = Some(field.to_string());
+        self.0.detail = line;
+        self
+    }
+
+    /// The same error in the context of `what`: "what: <detail>".
     pub fn context(mut self, what: &str) -> Self {
-        self.detail = format!("{what}: {}", self.detail);
+        self.0.detail = format!("{what}: {}", self.0.detail);
         self
     }
+}
 
+impl ErrorData {
     fn line(&self) -> String {
         match (&self.field, self.kind) {
             // HookError's own form: "hooks.prestart[0] (/bin/hook): reason".
@@ -125,24 +157,20 @@ impl ErrnoOf for &std::io::Error {
 
 impl From<crate::procfs::ProcfsError> for Error {
     fn from(e: crate::procfs::ProcfsError) -> Self {
+        // Every ProcfsError's line is "<field>: <detail>".
         let (field, errno) = e.field_and_errno();
-        Error {
-            kind: ErrorKind::Config,
-            detail: e
-                .to_string()
-                .strip_prefix(&format!("{field}: "))
-                .map(str::to_string)
-                .unwrap_or_else(|| e.to_string()),
-            field: Some(field),
-            errno,
-        }
+        let mut detail = e.to_string();
+        detail.drain(..(field.len() + 2).min(detail.len()));
+        Error::new(ErrorKind::Config, Some(field), detail).with_errno(errno)
     }
 }
 
 impl From<husk_rootfs::RootfsError> for Error {
     fn from(e: husk_rootfs::RootfsError) -> Self {
         match e {
-            husk_rootfs::RootfsError::Field { field, reason } => Error::field(field, reason),
+            husk_rootfs::RootfsError::Field { field, reason } => {
+                Error::new(ErrorKind::Config, Some(field), reason)
+            }
             husk_rootfs::RootfsError::Sys { op, path, source } => {
                 Error::system(format!("{op} {}: {source}", path.display())).errno(source)
             }
@@ -172,30 +200,21 @@ impl From<husk_host::hooks::HookError> for Error {
     fn from(e: husk_host::hooks::HookError) -> Self {
         let field = format!("hooks.{}[{}]", e.kind, e.index);
         let detail = format!("({}): {}", e.path, e.reason);
-        Error {
-            kind: ErrorKind::Hook,
-            field: Some(field),
-            detail,
-            errno: e.reason.errno(),
-        }
+        Error::new(ErrorKind::Hook, Some(field), detail).with_errno(e.reason.errno())
     }
 }
 
 impl From<husk_host::netdev::NetdevError> for Error {
     fn from(e: husk_host::netdev::NetdevError) -> Self {
-        Error {
-            errno: e.errno(),
-            ..Error::field(e.field, e.what.to_string())
-        }
+        let errno = e.errno();
+        Error::field(&e.field, e.what.to_string()).with_errno(errno)
     }
 }
 
 impl From<husk_host::intelrdt::IntelRdtError> for Error {
     fn from(e: husk_host::intelrdt::IntelRdtError) -> Self {
-        Error {
-            errno: e.errno(),
-            ..Error::field(e.field, e.what.to_string())
-        }
+        let errno = e.errno();
+        Error::field(e.field, e.what.to_string()).with_errno(errno)
     }
 }
 
@@ -243,19 +262,29 @@ mod tests {
     #[test]
     fn crosses_the_channel_whole() {
         let e = Error::field("linux.sysctl", "write: EPERM").errno(nix::errno::Errno::EPERM);
-        let back: Error = serde_json::from_slice(&serde_json::to_vec(&e).unwrap()).unwrap();
-        assert_eq!(back, e);
+        let back = crate::wire::Wire::decode(&crate::wire::Wire::encode(&e));
+        assert_eq!(back, Some(e));
     }
 }
 
 /// How a chain failed: on the container side (its config or the kernel
 /// refused something there) or on the caller's.
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum LaunchError {
     #[error("{0}")]
     Container(Error),
     #[error("{0}")]
     Runtime(Error),
+}
+
+impl std::fmt::Debug for LaunchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let side = match self {
+            LaunchError::Container(_) => "Container",
+            LaunchError::Runtime(_) => "Runtime",
+        };
+        write!(f, "{side}({:?})", self.error())
+    }
 }
 
 impl LaunchError {

@@ -101,7 +101,8 @@ fn drive(
         Err(e) if e.kind == crate::error::ErrorKind::Exited => Ok(p),
         Err(e) => Err(LaunchError::Container(e)),
         Ok((m, _)) => Err(ct(Error::protocol(format!(
-            "protocol error: expected the exec, got {m:?}"
+            "protocol error: expected the exec, got {}",
+            m.name()
         )))),
     }
 }

@@ -6,11 +6,12 @@
 use crate::args::InitArgs;
 use crate::error::{Error, Result};
 use crate::namespaces::Plan;
+use crate::sync::HookStates;
 use crate::sync::{ChildEnd, Reply, Step};
 use crate::{identity, pty, rlimits, sys};
 use husk_host::hooks;
 use husk_rootfs as rootfs;
-use husk_spec::{NamespaceType, Spec, State, Status};
+use husk_spec::{NamespaceType, Spec};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -45,10 +46,11 @@ fn setup(
         .as_ref()
         .ok_or_else(|| Error::field("process", "is required to create a container"))?;
     let state = match ch.recv_reply()? {
-        (Reply::State(s), _) => s,
+        (Reply::States(s), _) => s,
         (m, _) => {
             return Err(Error::protocol(format!(
-                "protocol error: expected the state, got {m:?}"
+                "protocol error: expected the state, got {}",
+                m.name()
             )))
         }
     };
@@ -90,15 +92,8 @@ fn setup(
 
     if process.terminal {
         let p = pty::open_pty(process.user.uid)?;
-        rootfs::mount_console(&p.slave_proc_path()).map_err(|e| {
-            let e = Error::from(e);
-            Error {
-                field: Some("process.terminal".into()),
-                kind: crate::error::ErrorKind::Config,
-                detail: e.to_string(),
-                ..e
-            }
-        })?;
+        rootfs::mount_console(&p.slave_proc_path())
+            .map_err(|e| Error::from(e).in_field("process.terminal"))?;
         ch.wait_at_with_fd(Step::Console, p.master.as_raw_fd())?;
         pty::attach_slave(&p.slave, process.console_size)?;
     }
@@ -149,12 +144,13 @@ fn setup(
 
     // From here errors go to `start`, which is waiting on the connection.
     let r = finish(args, spec, process, &program, &env, &state);
-    // Typed, as JSON: `start` reads it back (husk_container's StartFailed).
+    // Typed (crate::wire): `start` reads it back (husk_container's
+    // StartFailed).
     let msg = match r {
         Ok(never) => match never {},
-        Err(e) => serde_json::to_string(&e).unwrap_or_else(|_| e.to_string()),
+        Err(e) => crate::wire::Wire::encode(&e),
     };
-    let _ = conn.write_all(msg.as_bytes());
+    let _ = conn.write_all(&msg);
     sys::exit_now(1);
 }
 
@@ -162,7 +158,7 @@ fn setup_rootfs(
     args: &InitArgs,
     plan: &Plan,
     ch: &ChildEnd,
-    state: &State,
+    state: &HookStates,
     in_userns: bool,
     bind_sources: &[(usize, RawFd)],
 ) -> Result<Vec<rootfs::ReadonlyLater>> {
@@ -221,7 +217,7 @@ fn setup_rootfs(
         hooks::run_all_in(
             "createContainer",
             &h.create_container,
-            state.to_json().as_bytes(),
+            state.creating.as_bytes(),
             Some(rootfs),
         )?;
     }
@@ -282,12 +278,15 @@ fn finish(
     process: &husk_spec::Process,
     program: &Path,
     env: &[String],
-    state: &State,
+    state: &HookStates,
 ) -> Result<std::convert::Infallible> {
     if let Some(h) = &spec.hooks {
         // After `start`: the container is "created" until its program runs.
-        let created = state.with_status(Status::Created).to_json();
-        hooks::run_all("startContainer", &h.start_container, created.as_bytes())?;
+        hooks::run_all(
+            "startContainer",
+            &h.start_container,
+            state.created.as_bytes(),
+        )?;
     }
     Err(identity::exec_program(
         process,

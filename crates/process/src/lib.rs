@@ -36,12 +36,14 @@ mod sched;
 mod sync;
 mod sys;
 mod user;
+mod wire;
 
 pub use args::{ExecArgs, InitArgs, Parent};
-pub use error::{Error, ErrorKind, LaunchError};
+pub use error::{Error, ErrorData, ErrorKind, LaunchError};
 pub use exec::find_executable;
 pub use exec_into::exec_into;
 pub use fork_close::{close_in_chain, CloseInChain};
 pub use launch::launch;
 pub use linux_attrs::check_host;
 pub use sys::{in_user_namespace, pidfd_open, process_start_time, wait_pidfd};
+pub use wire::Wire;

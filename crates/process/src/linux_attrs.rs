@@ -3,7 +3,7 @@
 //! create and exec chains, so that the chain's own files only call in.
 //! (Network devices and Intel RDT are host-side steps: husk_host.)
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::{affinity, lsm, mempolicy, personality, sched};
 use husk_spec::{Process, Spec};
 
@@ -19,7 +19,9 @@ pub fn check_exec(p: &Process) -> Result<()> {
     husk_spec::validate_process_fields(p).map_err(|e| match e {
         // The process may come from process.json, not config.json: the
         // field alone, without config.json's name.
-        husk_spec::SpecError::Invalid { field, reason } => Error::field(field, reason),
+        husk_spec::SpecError::Invalid { field, reason } => {
+            Error::new(ErrorKind::Config, Some(field), reason)
+        }
         other => Error::system(other.to_string()),
     })?;
     lsm::check(p)

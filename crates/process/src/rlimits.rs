@@ -31,7 +31,7 @@ pub fn apply(rlimits: &[Rlimit]) -> Result<()> {
         // (husk_spec::RLIMIT_NAMES); a table out of step is a husk bug.
         let res = resource(&r.typ).ok_or_else(|| {
             Error::field(
-                format!("process.rlimits[{i}].type"),
+                &format!("process.rlimits[{i}].type"),
                 format!("{:?}: no setrlimit resource for it", r.typ),
             )
         })?;
@@ -44,7 +44,7 @@ pub fn apply(rlimits: &[Rlimit]) -> Result<()> {
         if unsafe { libc::setrlimit(res, &lim) } != 0 {
             let e = std::io::Error::last_os_error();
             return Err(Error::field(
-                format!("process.rlimits[{i}]"),
+                &format!("process.rlimits[{i}]"),
                 format!("setrlimit {}: {e}", r.typ),
             )
             .errno(e));

@@ -1,6 +1,6 @@
 //! The caller ↔ container-side channel of the create and exec chains: a
-//! SOCK_SEQPACKET pair, so each message arrives whole, carrying a small
-//! JSON message and optionally one file descriptor.
+//! SOCK_SEQPACKET pair, so each message arrives whole, carrying one small
+//! message (encoded by crate::wire) and optionally one file descriptor.
 //!
 //! Each direction has its own message type, and each end is typed by what
 //! it sends and what it receives, so a side can only say what that side
@@ -9,18 +9,18 @@
 //! else arriving is a protocol error naming what was expected.
 
 use crate::error::{Error, Result};
+use crate::wire::{put_str, put_u32, Reader, Wire};
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
 };
-use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use std::io::{IoSlice, IoSliceMut};
 use std::marker::PhantomData;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 /// Container side (the intermediate, the init, exec's process) → caller.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum Report {
     /// A step reached, waiting for the caller (see [`Step`]).
     At(Step),
@@ -32,7 +32,7 @@ pub enum Report {
 
 /// The points where the container side waits for the caller, in the order
 /// they come.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Intermediate, in its new user namespace: write my uid/gid maps.
     MapIds,
@@ -49,15 +49,130 @@ pub enum Step {
 }
 
 /// Caller (or its bind-source helper) → container side.
-#[derive(Debug, Serialize, Deserialize, PartialEq)]
+#[derive(PartialEq)]
+#[cfg_attr(test, derive(Debug))]
 pub enum Reply {
     /// Go on past the step.
     Proceed,
-    /// To the init once it is in its cgroup: the container state for the
-    /// hooks it runs (status `creating`); also its go.
-    State(husk_spec::State),
+    /// To the init once it is in its cgroup: the state documents for the
+    /// hooks it runs; also its go.
+    States(HookStates),
     /// The source of mount `n` (fd attached), from the caller's helper.
     MountSource(usize),
+}
+
+/// The container's state document as the init's hooks get it: made by the
+/// caller from its typed state (husk_spec::State) for the two statuses the
+/// init runs hooks in, so the init neither parses nor patches JSON.
+#[derive(PartialEq)]
+#[cfg_attr(test, derive(Debug))]
+pub struct HookStates {
+    /// For createContainer hooks.
+    pub creating: String,
+    /// For startContainer hooks, after `start`.
+    pub created: String,
+}
+
+impl HookStates {
+    pub fn of(state: &husk_spec::State) -> HookStates {
+        use husk_spec::Status;
+        HookStates {
+            creating: state.with_status(Status::Creating).to_json(),
+            created: state.with_status(Status::Created).to_json(),
+        }
+    }
+}
+
+impl Report {
+    /// For protocol errors (no Debug in the binary: it only names).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Report::At(Step::MapIds) => "MapIds",
+            Report::At(Step::MountSources) => "MountSources",
+            Report::At(Step::CreateHooks) => "CreateHooks",
+            Report::At(Step::Console) => "Console",
+            Report::At(Step::SeccompListener) => "SeccompListener",
+            Report::At(Step::Ready) => "Ready",
+            Report::Pid(_) => "the pid",
+            Report::Failed(_) => "a failure",
+        }
+    }
+}
+
+impl Reply {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reply::Proceed => "Proceed",
+            Reply::States(_) => "the state",
+            Reply::MountSource(_) => "a mount source",
+        }
+    }
+}
+
+const STEPS: [Step; 6] = [
+    Step::MapIds,
+    Step::MountSources,
+    Step::CreateHooks,
+    Step::Console,
+    Step::SeccompListener,
+    Step::Ready,
+];
+
+impl Wire for Report {
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Report::At(s) => {
+                out.push(0);
+                out.push(STEPS.iter().position(|x| x == s).unwrap_or(0) as u8);
+            }
+            Report::Pid(p) => {
+                out.push(1);
+                put_u32(out, *p as u32);
+            }
+            Report::Failed(e) => {
+                out.push(2);
+                e.put(out);
+            }
+        }
+    }
+
+    fn get(r: &mut Reader) -> Option<Self> {
+        Some(match r.u8()? {
+            0 => Report::At(*STEPS.get(r.u8()? as usize)?),
+            1 => Report::Pid(r.u32()? as i32),
+            2 => Report::Failed(Error::get(r)?),
+            _ => return None,
+        })
+    }
+}
+
+impl Wire for Reply {
+    fn put(&self, out: &mut Vec<u8>) {
+        match self {
+            Reply::Proceed => out.push(0),
+            Reply::States(s) => {
+                out.push(1);
+                put_str(out, &s.creating);
+                put_str(out, &s.created);
+            }
+            Reply::MountSource(i) => {
+                out.push(2);
+                put_u32(out, *i as u32);
+            }
+        }
+    }
+
+    fn get(r: &mut Reader) -> Option<Self> {
+        Some(match r.u8()? {
+            0 => Reply::Proceed,
+            1 => Reply::States(HookStates {
+                creating: r.str()?,
+                created: r.str()?,
+            }),
+            2 => Reply::MountSource(r.u32()? as usize),
+            _ => return None,
+        })
+    }
 }
 
 const MAX_MSG: usize = 64 * 1024;
@@ -92,14 +207,29 @@ pub fn pair() -> std::io::Result<(CallerEnd, ChildEnd)> {
     ))
 }
 
-impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
+impl<S: Wire, R: Wire> Channel<S, R> {
     pub fn send(&self, msg: &S) -> std::io::Result<()> {
         self.send_with_fd(msg, None)
     }
 
     pub fn send_with_fd(&self, msg: &S, fd: Option<RawFd>) -> std::io::Result<()> {
-        let data = serde_json::to_vec(msg).map_err(std::io::Error::other)?;
-        let iov = [IoSlice::new(&data)];
+        send_bytes(&self.fd, &msg.encode(), fd)
+    }
+
+    /// Receives one message; a closed peer is `UnexpectedEof`.
+    pub fn recv(&self) -> std::io::Result<(R, Option<OwnedFd>)> {
+        let (data, fd) = recv_bytes(&self.fd)?;
+        let msg = R::decode(&data).ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed chain message")
+        })?;
+        Ok((msg, fd))
+    }
+}
+
+// The socket work is the same for both ends: not generic, so it exists once.
+fn send_bytes(sock: &OwnedFd, data: &[u8], fd: Option<RawFd>) -> std::io::Result<()> {
+    {
+        let iov = [IoSlice::new(data)];
         let fds;
         let cmsg: Vec<ControlMessage> = match fd {
             Some(f) => {
@@ -108,19 +238,20 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
             }
             None => vec![],
         };
-        sendmsg::<()>(self.fd.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)?;
+        sendmsg::<()>(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), None)?;
         Ok(())
     }
+}
 
-    /// Receives one message; a closed peer is `UnexpectedEof`.
-    pub fn recv(&self) -> std::io::Result<(R, Option<OwnedFd>)> {
+fn recv_bytes(sock: &OwnedFd) -> std::io::Result<(Vec<u8>, Option<OwnedFd>)> {
+    {
         let mut buf = vec![0u8; MAX_MSG];
         let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
             let r = loop {
                 match recvmsg::<()>(
-                    self.fd.as_raw_fd(),
+                    sock.as_raw_fd(),
                     &mut iov,
                     Some(&mut cmsg_space),
                     MsgFlags::MSG_CMSG_CLOEXEC,
@@ -148,8 +279,8 @@ impl<S: Serialize, R: DeserializeOwned> Channel<S, R> {
                 "the other side of the create chain exited",
             ));
         }
-        let msg = serde_json::from_slice(&buf[..n]).map_err(std::io::Error::other)?;
-        Ok((msg, fd))
+        buf.truncate(n);
+        Ok((buf, fd))
     }
 }
 
@@ -177,7 +308,8 @@ impl ChildEnd {
         match self.recv_reply()? {
             (Reply::Proceed, _) => Ok(()),
             (m, _) => Err(Error::protocol(format!(
-                "protocol error: expected Proceed, got {m:?}"
+                "protocol error: expected Proceed, got {}",
+                m.name()
             ))),
         }
     }
@@ -195,7 +327,8 @@ impl CallerEnd {
         match self.next()? {
             (Report::At(s), fd) if s == step => Ok(fd),
             (other, _) => Err(Error::protocol(format!(
-                "protocol error: expected {step:?}, got {other:?}"
+                "protocol error: expected {step:?}, got {}",
+                other.name()
             ))),
         }
     }
@@ -212,7 +345,8 @@ impl CallerEnd {
         match self.next()? {
             (Report::Pid(p), _) => Ok(p),
             (other, _) => Err(Error::protocol(format!(
-                "protocol error: expected the pid, got {other:?}"
+                "protocol error: expected the pid, got {}",
+                other.name()
             ))),
         }
     }

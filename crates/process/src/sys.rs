@@ -52,10 +52,8 @@ pub fn join_session_keyring(name: &str) -> Result<()> {
 /// Marks every fd from `first` on close-on-exec (husk_host::fds: the
 /// hooks runner needs the same before its exec).
 pub fn cloexec_from(first: u32) -> Result<()> {
-    husk_host::fds::cloexec_from(first).map_err(|e| Error {
-        errno: e.errno(),
-        ..Error::system(e.to_string())
-    })
+    husk_host::fds::cloexec_from(first)
+        .map_err(|e| Error::system(e.to_string()).with_errno(e.errno()))
 }
 
 /// Restores default dispositions and an empty mask: ignored signals (Rust

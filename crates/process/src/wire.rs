@@ -1,0 +1,124 @@
+//! The encoding of the chain's messages (sync.rs) and of the error the init
+//! sends `start`: a tag byte per variant, integers little-endian, strings
+//! length-prefixed. Both ends are the same binary, so nothing needs to be
+//! self-describing; a fixed hand-written codec is a fraction of the code
+//! serde's derives make for these few types.
+
+use crate::error::{Error, ErrorKind};
+
+/// A value that crosses the chain's socket.
+pub trait Wire: Sized {
+    fn put(&self, out: &mut Vec<u8>);
+    fn get(r: &mut Reader) -> Option<Self>;
+
+    fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.put(&mut out);
+        out
+    }
+
+    /// The value, if `data` is exactly one well-formed encoding of it.
+    fn decode(data: &[u8]) -> Option<Self> {
+        let mut r = Reader(data);
+        let v = Self::get(&mut r)?;
+        r.0.is_empty().then_some(v)
+    }
+}
+
+pub struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    pub fn u8(&mut self) -> Option<u8> {
+        let (b, rest) = self.0.split_first()?;
+        self.0 = rest;
+        Some(*b)
+    }
+
+    pub fn u32(&mut self) -> Option<u32> {
+        let (b, rest) = self.0.split_first_chunk::<4>()?;
+        self.0 = rest;
+        Some(u32::from_le_bytes(*b))
+    }
+
+    pub fn str(&mut self) -> Option<String> {
+        let n = self.u32()? as usize;
+        if n > self.0.len() {
+            return None;
+        }
+        let (s, rest) = self.0.split_at(n);
+        self.0 = rest;
+        String::from_utf8(s.to_vec()).ok()
+    }
+}
+
+pub fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+pub fn put_str(out: &mut Vec<u8>, s: &str) {
+    put_u32(out, s.len() as u32);
+    out.extend_from_slice(s.as_bytes());
+}
+
+const KINDS: [ErrorKind; 5] = [
+    ErrorKind::Config,
+    ErrorKind::System,
+    ErrorKind::Hook,
+    ErrorKind::Exited,
+    ErrorKind::Protocol,
+];
+
+impl Wire for Error {
+    fn put(&self, out: &mut Vec<u8>) {
+        out.push(KINDS.iter().position(|k| *k == self.kind).unwrap_or(1) as u8);
+        // errno + 1, 0 for none (errnos are positive).
+        put_u32(out, self.errno.map_or(0, |e| e as u32 + 1));
+        match &self.field {
+            Some(f) => {
+                out.push(1);
+                put_str(out, f);
+            }
+            None => out.push(0),
+        }
+        put_str(out, &self.detail);
+    }
+
+    fn get(r: &mut Reader) -> Option<Self> {
+        let kind = *KINDS.get(r.u8()? as usize)?;
+        let errno = r.u32()?.checked_sub(1).map(|e| e as i32);
+        let field = match r.u8()? {
+            0 => None,
+            _ => Some(r.str()?),
+        };
+        let detail = r.str()?;
+        Some(Error::new(kind, field, detail).with_errno(errno))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_round_trips() {
+        for e in [
+            Error::field("linux.sysctl", "write: EPERM").errno(nix::errno::Errno::EPERM),
+            Error::system("fork: EAGAIN"),
+            Error::protocol(""),
+        ] {
+            assert_eq!(Error::decode(&e.encode()), Some(e));
+        }
+    }
+
+    #[test]
+    fn short_or_long_input_is_refused() {
+        let e = Error::field("process.cwd", "chdir: ENOENT").encode();
+        for n in 0..e.len() {
+            assert_eq!(Error::decode(&e[..n]), None, "{n} bytes");
+        }
+        let mut long = e.clone();
+        long.push(0);
+        assert_eq!(Error::decode(&long), None);
+        assert_eq!(Error::decode(b"process.cwd: chdir: ENOENT"), None);
+    }
+}
