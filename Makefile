@@ -25,6 +25,7 @@ demo: build
 lint: deps
 	$(CARGO) fmt --all --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	hack/module-cycles.py
 
 unit: deps
 	$(CARGO) test --workspace --exclude husk-integration

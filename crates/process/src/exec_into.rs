@@ -97,9 +97,10 @@ fn drive(
     )?;
     // Then nothing until both ends are closed: the intermediate exited and
     // the process exec'd (its end is close-on-exec).
-    match ch.next() {
-        Err(e) if e.kind == crate::error::ErrorKind::Exited => Ok(p),
-        Err(e) => Err(LaunchError::Container(e)),
+    match ch.recv() {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(p),
+        Err(e) => Err(ct(Error::exited(e.to_string()).errno(e))),
+        Ok((Report::Failed(e), _)) => Err(LaunchError::Container(e)),
         Ok((m, _)) => Err(ct(Error::protocol(format!(
             "protocol error: expected the exec, got {}",
             m.name()

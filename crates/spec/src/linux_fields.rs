@@ -4,8 +4,8 @@
 //! `linux.intelRdt`, with the kernel's numbers for their names (shared by
 //! validation and by the code that applies them) and their checks.
 
-use crate::check::Problems;
-use crate::load::SpecError;
+use crate::error::SpecError;
+use crate::problems::Problems;
 use crate::types::{NamespaceType, Process, Spec};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

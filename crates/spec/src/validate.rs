@@ -1,8 +1,8 @@
 //! Checks that serde cannot express: version, required fields, values that
 //! must be absolute, known names. Each error names the JSON path.
 
-use crate::check::Problems;
-use crate::load::SpecError;
+use crate::error::SpecError;
+use crate::problems::Problems;
 use crate::types::{NamespaceType, Spec};
 use std::collections::BTreeSet;
 
@@ -25,7 +25,7 @@ pub fn check(spec: &Spec, out: &mut Problems) {
     let mut i = 0;
     out.0.retain(|p| {
         i += 1;
-        i <= before || !crate::check::follows_from_removed(&p.field, &removed)
+        i <= before || !crate::problems::follows_from_removed(&p.field, &removed)
     });
     out.1 = removed;
 }
