@@ -425,6 +425,38 @@ fn shared_cgroup_is_removed_with_its_last_user() {
     assert_no_leftovers(&b, b.id());
 }
 
+/// A create that fails before its init exists (the kernel refuses its uid
+/// map), in a cgroup another container already runs in: the other
+/// container's processes are not the failed create's to kill, nor is the
+/// cgroup its to remove.
+#[test]
+fn a_create_failing_before_its_init_leaves_a_shared_cgroup_alone() {
+    let a = Bundle::new("shared-keep-a", &["sleep", "300"]);
+    let shared = format!("/husk-it/{}", a.id());
+    let mut b = Bundle::new("shared-keep-b", &["true"]);
+    b.config_mut()["linux"]["cgroupsPath"] = json!(shared);
+    b.set_namespace("user", None);
+    let c = b.config_mut();
+    c["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": 100000, "size": 1000},
+        {"containerID": 10, "hostID": 300000, "size": 10}]);
+    c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    a.create_and_start();
+    b.create().failed_with_message();
+    assert_eq!(
+        a.runtime().status(a.id()),
+        "running",
+        "a failed create in a's cgroup killed a"
+    );
+    assert!(
+        !cgroup_dirs(a.id()).is_empty(),
+        "a failed create removed the cgroup a runs in"
+    );
+    a.delete_force().ok();
+    assert_no_leftovers(&a, a.id());
+    assert_no_leftovers(&b, b.id());
+}
+
 /// runtime-spec 1.3.0: pids.limit -1 means no limit ("max"), 0 is a limit
 /// like any other, and the field may be left out. (runc 1.1.5 leaves
 /// pids.max alone for 0.)

@@ -202,7 +202,7 @@ fn provision(
         resources: linux.resources.clone(),
         host_mount: None,
     };
-    let mut made = Provisioned::new(Container::new(dir.clone(), lock, state));
+    let mut made = Provisioned::for_create(Container::new(dir.clone(), lock, state));
     if let Some(j) = &p.seccomp_json {
         crate::seccomp::save_profile(&dir, j)?;
     }

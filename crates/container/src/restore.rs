@@ -117,7 +117,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     };
     // From here a failure tears down what the state records (the code
     // `delete` runs), as for create.
-    let mut c = Provisioned::new(Container::new(dir.clone(), lock, state));
+    let mut c = Provisioned::for_restore(Container::new(dir.clone(), lock, state));
     c.save()?;
     cgroup.create(linux.resources.as_ref())?;
     c.state.cgroup = Some(cgroup.clone());

@@ -14,6 +14,16 @@ use std::path::Path;
 /// is killed, and the poststop hooks run only if it got one, since the
 /// lifecycle reached "created" only then (prestart ran).
 pub(crate) fn teardown(c: &Container, status: Status) -> Result<(), ContainerError> {
+    teardown_as(c, status, true)
+}
+
+/// `may_hold_ours`: whether the cgroup may hold processes of this
+/// container's that the state does not name (after a create killed before
+/// it saved its init's pid, or CRIU's restored tasks), which are then
+/// killed with everything else in it. A create that failed in this
+/// process knows better: with no init yet, nothing in the cgroup is its
+/// own, and another container's processes there are left alone.
+fn teardown_as(c: &Container, status: Status, may_hold_ours: bool) -> Result<(), ContainerError> {
     let started = c.state.pid > 0;
     if status != Status::Stopped && started {
         if status == Status::Paused {
@@ -31,7 +41,12 @@ pub(crate) fn teardown(c: &Container, status: Status) -> Result<(), ContainerErr
         husk_host::intelrdt::remove(&c.state.id, rdt);
     }
     if let Some(cg) = &c.state.cgroup {
-        remove_cgroup(cg, c.state.pid_ns.as_deref())?;
+        if started || may_hold_ours {
+            remove_cgroup(cg, c.state.pid_ns.as_deref())?;
+        } else {
+            // Only the directories this create made go.
+            cg.destroy()?;
+        }
     }
     if let Some(h) = &c.state.hooks {
         if !h.poststop.is_empty() && (started || status != Status::Creating) {
@@ -48,11 +63,28 @@ pub(crate) fn teardown(c: &Container, status: Status) -> Result<(), ContainerErr
 /// `delete --force` (after a create that was killed) undo the same.
 pub(crate) struct Provisioned {
     c: Option<Container>,
+    /// See [`teardown_as`]: false for create, whose in-memory state names
+    /// its init as soon as it exists.
+    may_hold_ours: bool,
 }
 
 impl Provisioned {
-    pub(crate) fn new(c: Container) -> Self {
-        Provisioned { c: Some(c) }
+    /// For create: its state is set to the init's pid before anything
+    /// places the init anywhere.
+    pub(crate) fn for_create(c: Container) -> Self {
+        Provisioned {
+            c: Some(c),
+            may_hold_ours: false,
+        }
+    }
+
+    /// For restore: CRIU and the tasks it restores are in the cgroup
+    /// before their pid is known.
+    pub(crate) fn for_restore(c: Container) -> Self {
+        Provisioned {
+            c: Some(c),
+            may_hold_ours: true,
+        }
     }
 
     /// Made: nothing is undone any more.
@@ -77,7 +109,7 @@ impl std::ops::DerefMut for Provisioned {
 impl Drop for Provisioned {
     fn drop(&mut self) {
         if let Some(c) = &self.c {
-            if let Err(e) = teardown(c, Status::Creating) {
+            if let Err(e) = teardown_as(c, Status::Creating, self.may_hold_ours) {
                 tracing::warn!("cleanup after a failed create: {e}");
             }
         }
