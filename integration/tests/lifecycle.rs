@@ -261,6 +261,30 @@ fn state_reports_annotations() {
     assert_no_leftovers(&b, b.id());
 }
 
+/// Large annotations (Kubernetes allows 256 KiB in all) cross the create
+/// chain whole: the state sent to the init carries them, and a
+/// createContainer hook reads them from it.
+#[test]
+fn large_annotations_reach_the_init_s_hooks() {
+    let big = "x".repeat(150 * 1024);
+    let mut b = Bundle::new("annotations-big", &["true"]);
+    b.config_mut()["annotations"] = json!({ "org.example.big": big });
+    b.config_mut()["hooks"] = json!({"createContainer": [{
+        "path": "/bin/sh",
+        "args": ["sh", "-c", "wc -c > big-state"]
+    }]});
+    b.create().ok();
+    let seen = std::fs::read_to_string(b.rootfs().join("big-state")).unwrap_or_default();
+    let n: usize = seen.trim().parse().unwrap_or(0);
+    assert!(
+        n > 150 * 1024,
+        "the createContainer hook read {n} bytes of state"
+    );
+    b.delete_force().ok();
+    let _ = std::fs::remove_file(b.rootfs().join("big-state"));
+    assert_no_leftovers(&b, b.id());
+}
+
 #[test]
 fn list_shows_containers() {
     let b = Bundle::new("list", &["sleep", "30"]);

@@ -114,6 +114,12 @@ fn prepare(opts: &CreateOptions) -> Result<Prepared, ContainerError> {
             format!("{} is not a directory", rootfs.display()),
         ));
     }
+    // An id in use is that error, not its cgroup's (by default the same
+    // path: a paused namesake's cgroup is frozen). provision's mkdir is
+    // what makes the check atomic.
+    if opts.root.join(&opts.id).symlink_metadata().is_ok() {
+        return Err(ContainerError::Exists(opts.id.clone()));
+    }
     let linux = spec.linux_or_default();
     let cgroup = match opts.systemd_cgroup {
         true => Cgroup::resolve_systemd(linux.cgroups_path.as_deref(), &opts.id)?,
@@ -158,8 +164,9 @@ struct ForInit {
 }
 
 /// Makes what the container needs before its init exists, recording each
-/// in the state as it is made: from here a failure (the returned guard
-/// dropped) tears it down.
+/// in the state (the cgroup as planned, before it is made, so that a
+/// create killed while making it is undone by `delete --force`): from here
+/// a failure (the returned guard dropped) tears it down.
 fn provision(
     opts: &CreateOptions,
     p: &mut Prepared,
@@ -202,7 +209,7 @@ fn provision(
         resources: linux.resources.clone(),
         host_mount: None,
     };
-    let mut made = Provisioned::for_create(Container::new(dir.clone(), lock, state));
+    let mut made = Provisioned::new(Container::new(dir.clone(), lock, state));
     if let Some(j) = &p.seccomp_json {
         crate::seccomp::save_profile(&dir, j)?;
     }

@@ -117,7 +117,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     };
     // From here a failure tears down what the state records (the code
     // `delete` runs), as for create.
-    let mut c = Provisioned::for_restore(Container::new(dir.clone(), lock, state));
+    let mut c = Provisioned::new(Container::new(dir.clone(), lock, state));
     c.save()?;
     cgroup.create(linux.resources.as_ref())?;
     c.state.cgroup = Some(cgroup.clone());
@@ -126,7 +126,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         .map_err(ContainerError::Rootfs)?;
     // CRIU wants the root as a mount point of its own (as runc binds it).
     // Whatever happens to husk from here, delete detaches it before it
-    // removes the state directory (crate::delete::remove_state_dir).
+    // removes the state directory (crate::teardown::remove_state_dir).
     let criu_root = dir.join(crate::state::CRIU_ROOT);
     std::fs::DirBuilder::new()
         .mode(0o755)
@@ -207,6 +207,7 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
     let session = husk_criu::Session::start(&criu, &extra_raw, false).map_err(criu_err)?;
     drop(extra);
     // CRIU puts the tasks it makes in its own cgroups: the container's.
+    c.cgroup_in_use();
     cgroup.add_pid(session.pid())?;
     o.cg_root = cgroup_roots(session.pid());
 

@@ -11,10 +11,12 @@ use std::path::Path;
 
 /// Tears down `c`, whose status is `status`. `Creating` is a create or
 /// restore that failed (or was killed) half way: its init, if it got one,
-/// is killed, and the poststop hooks run only if it got one, since the
-/// lifecycle reached "created" only then (prestart ran).
+/// is killed, and the poststop hooks run only if it got one (the spec's
+/// lifecycle goes on at "delete" once the container exists). A cgroup that
+/// cannot be removed stops `delete` with the state kept, so that it can be
+/// run again.
 pub(crate) fn teardown(c: &Container, status: Status) -> Result<(), ContainerError> {
-    teardown_as(c, status, true)
+    teardown_as(c, status, true, false)
 }
 
 /// `may_hold_ours`: whether the cgroup may hold processes of this
@@ -23,7 +25,15 @@ pub(crate) fn teardown(c: &Container, status: Status) -> Result<(), ContainerErr
 /// killed with everything else in it. A create that failed in this
 /// process knows better: with no init yet, nothing in the cgroup is its
 /// own, and another container's processes there are left alone.
-fn teardown_as(c: &Container, status: Status, may_hold_ours: bool) -> Result<(), ContainerError> {
+/// `best_effort` (a failed create or restore, undoing itself): a cgroup
+/// that cannot be removed is reported and the rest goes on, so that no
+/// state directory is left for a container that never was.
+fn teardown_as(
+    c: &Container,
+    status: Status,
+    may_hold_ours: bool,
+    best_effort: bool,
+) -> Result<(), ContainerError> {
     let started = c.state.pid > 0;
     if status != Status::Stopped && started {
         if status == Status::Paused {
@@ -41,11 +51,15 @@ fn teardown_as(c: &Container, status: Status, may_hold_ours: bool) -> Result<(),
         husk_host::intelrdt::remove(&c.state.id, rdt);
     }
     if let Some(cg) = &c.state.cgroup {
-        if started || may_hold_ours {
-            remove_cgroup(cg, c.state.pid_ns.as_deref())?;
+        let removed = if started || may_hold_ours {
+            remove_cgroup(cg, c.state.pid_ns.as_deref())
         } else {
             // Only the directories this create made go.
-            cg.destroy()?;
+            cg.destroy().map_err(ContainerError::from)
+        };
+        match removed {
+            Err(e) if best_effort => tracing::warn!("cleanup after a failed create: {e}"),
+            other => other?,
         }
     }
     if let Some(h) = &c.state.hooks {
@@ -63,28 +77,25 @@ fn teardown_as(c: &Container, status: Status, may_hold_ours: bool) -> Result<(),
 /// `delete --force` (after a create that was killed) undo the same.
 pub(crate) struct Provisioned {
     c: Option<Container>,
-    /// See [`teardown_as`]: false for create, whose in-memory state names
-    /// its init as soon as it exists.
+    /// See [`teardown_as`]. False until something of the container's may
+    /// be in its cgroup without the state naming it: never for create,
+    /// whose in-memory state names its init as soon as it exists; for
+    /// restore, from when CRIU joins the cgroup.
     may_hold_ours: bool,
 }
 
 impl Provisioned {
-    /// For create: its state is set to the init's pid before anything
-    /// places the init anywhere.
-    pub(crate) fn for_create(c: Container) -> Self {
+    pub(crate) fn new(c: Container) -> Self {
         Provisioned {
             c: Some(c),
             may_hold_ours: false,
         }
     }
 
-    /// For restore: CRIU and the tasks it restores are in the cgroup
-    /// before their pid is known.
-    pub(crate) fn for_restore(c: Container) -> Self {
-        Provisioned {
-            c: Some(c),
-            may_hold_ours: true,
-        }
+    /// Processes of the container's may now be in its cgroup before their
+    /// pid is in the state (restore: CRIU and what it restores).
+    pub(crate) fn cgroup_in_use(&mut self) {
+        self.may_hold_ours = true;
     }
 
     /// Made: nothing is undone any more.
@@ -109,7 +120,7 @@ impl std::ops::DerefMut for Provisioned {
 impl Drop for Provisioned {
     fn drop(&mut self) {
         if let Some(c) = &self.c {
-            if let Err(e) = teardown_as(c, Status::Creating, self.may_hold_ours) {
+            if let Err(e) = teardown_as(c, Status::Creating, self.may_hold_ours, true) {
                 tracing::warn!("cleanup after a failed create: {e}");
             }
         }

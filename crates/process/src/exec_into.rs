@@ -147,10 +147,30 @@ fn intermediate(
         }
         join(t, f)?;
     }
+    // The caller expects the pid before anything the process reports (its
+    // terminal, its seccomp listener), and both write to one socket: a
+    // process that will report waits until its pid has gone out.
+    let reports = args.process.terminal || args.seccomp.is_some_and(|s| s.notifies());
+    let pid_sent = match reports {
+        true => Some(
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+                .map_err(|e| Error::system(format!("exec: pipe: {e}")).errno(e))?,
+        ),
+        false => None,
+    };
     // SAFETY: a fork of the single-threaded caller is single-threaded too.
     match unsafe { fork() } {
         Err(e) => Err(Error::system(format!("exec: fork: {e}")).errno(e)),
         Ok(ForkResult::Child) => {
+            if let Some((r, w)) = pid_sent {
+                drop(w);
+                // One byte once the pid is out; none if the intermediate
+                // died first, when the caller is failing the exec anyway.
+                let mut b = [0u8; 1];
+                if !matches!(nix::unistd::read(r.as_raw_fd(), &mut b), Ok(1)) {
+                    exit_now(127);
+                }
+            }
             let e = match process(args, ch) {
                 Ok(never) => match never {},
                 Err(e) => e,
@@ -158,9 +178,17 @@ fn intermediate(
             let _ = ch.send(&Report::Failed(e));
             exit_now(127);
         }
-        Ok(ForkResult::Parent { child }) => ch
-            .send(&Report::Pid(child.as_raw()))
-            .map_err(|e| Error::exited(format!("exec: report the pid: {e}")).errno(e)),
+        Ok(ForkResult::Parent { child }) => {
+            ch.send(&Report::Pid(child.as_raw()))
+                .map_err(|e| Error::exited(format!("exec: report the pid: {e}")).errno(e))?;
+            if let Some((r, w)) = pid_sent {
+                drop(r);
+                nix::unistd::write(&w, &[1]).map_err(|e| {
+                    Error::system(format!("exec: release the process: {e}")).errno(e)
+                })?;
+            }
+            Ok(())
+        }
     }
 }
 

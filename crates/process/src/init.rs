@@ -6,12 +6,11 @@
 use crate::args::InitArgs;
 use crate::error::{Error, Result};
 use crate::namespaces::Plan;
-use crate::sync::HookStates;
 use crate::sync::{ChildEnd, Reply, Step};
 use crate::{identity, pty, rlimits, sys};
 use husk_host::hooks;
 use husk_rootfs as rootfs;
-use husk_spec::{NamespaceType, Spec};
+use husk_spec::{NamespaceType, Spec, State, Status};
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::os::unix::net::{UnixListener, UnixStream};
@@ -46,7 +45,7 @@ fn setup(
         .as_ref()
         .ok_or_else(|| Error::field("process", "is required to create a container"))?;
     let state = match ch.recv_reply()? {
-        (Reply::States(s), _) => s,
+        (Reply::State(s), _) => s,
         (m, _) => {
             return Err(Error::protocol(format!(
                 "protocol error: expected the state, got {}",
@@ -54,8 +53,9 @@ fn setup(
             )))
         }
     };
-    // Now in the container's cgroup (the caller placed us before sending
-    // the state): a new cgroup namespace takes this cgroup as its root.
+    // With a cgroup namespace of our own, the caller placed us in the
+    // container's cgroup before sending the state (create.rs, Placement):
+    // the new namespace takes this cgroup as its root.
     if plan.creates(NamespaceType::Cgroup) {
         Plan::unshare(&[NamespaceType::Cgroup])?;
     }
@@ -158,7 +158,7 @@ fn setup_rootfs(
     args: &InitArgs,
     plan: &Plan,
     ch: &ChildEnd,
-    state: &HookStates,
+    state: &State,
     in_userns: bool,
     bind_sources: &[(usize, RawFd)],
 ) -> Result<Vec<rootfs::ReadonlyLater>> {
@@ -217,7 +217,7 @@ fn setup_rootfs(
         hooks::run_all_in(
             "createContainer",
             &h.create_container,
-            state.creating.as_bytes(),
+            state.to_json().as_bytes(),
             Some(rootfs),
         )?;
     }
@@ -278,15 +278,12 @@ fn finish(
     process: &husk_spec::Process,
     program: &Path,
     env: &[String],
-    state: &HookStates,
+    state: &State,
 ) -> Result<std::convert::Infallible> {
     if let Some(h) = &spec.hooks {
         // After `start`: the container is "created" until its program runs.
-        hooks::run_all(
-            "startContainer",
-            &h.start_container,
-            state.created.as_bytes(),
-        )?;
+        let created = state.with_status(Status::Created).to_json();
+        hooks::run_all("startContainer", &h.start_container, created.as_bytes())?;
     }
     Err(identity::exec_program(
         process,

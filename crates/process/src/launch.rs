@@ -71,8 +71,7 @@ fn drive(
     let pid = ch.expect_pid().map_err(ct)?;
     *init_pid = Some(pid);
     let state = parent.init_started(pid).map_err(rt)?;
-    let states = crate::sync::HookStates::of(&state);
-    ch.reply(&crate::sync::Reply::States(states)).map_err(ct)?;
+    ch.reply(&crate::sync::Reply::State(state)).map_err(ct)?;
     ch.expect(Step::CreateHooks).map_err(ct)?;
     parent.create_hooks().map_err(rt)?;
     ch.proceed().map_err(ct)?;

@@ -9,7 +9,7 @@
 //! else arriving is a protocol error naming what was expected.
 
 use crate::error::{Error, Result};
-use crate::wire::{put_str, put_u32, Reader, Wire};
+use crate::wire::{put_u32, Reader, Wire};
 use nix::sys::socket::{
     recvmsg, sendmsg, socketpair, AddressFamily, ControlMessage, ControlMessageOwned, MsgFlags,
     SockFlag, SockType,
@@ -54,33 +54,11 @@ pub enum Step {
 pub enum Reply {
     /// Go on past the step.
     Proceed,
-    /// To the init once it is in its cgroup: the state documents for the
-    /// hooks it runs; also its go.
-    States(HookStates),
+    /// To the init once the caller has recorded it: the container's state
+    /// (status `creating`), for the hooks it runs; also its go.
+    State(husk_spec::State),
     /// The source of mount `n` (fd attached), from the caller's helper.
     MountSource(usize),
-}
-
-/// The container's state document as the init's hooks get it: made by the
-/// caller from its typed state (husk_spec::State) for the two statuses the
-/// init runs hooks in, so the init neither parses nor patches JSON.
-#[derive(PartialEq)]
-#[cfg_attr(test, derive(Debug))]
-pub struct HookStates {
-    /// For createContainer hooks.
-    pub creating: String,
-    /// For startContainer hooks, after `start`.
-    pub created: String,
-}
-
-impl HookStates {
-    pub fn of(state: &husk_spec::State) -> HookStates {
-        use husk_spec::Status;
-        HookStates {
-            creating: state.with_status(Status::Creating).to_json(),
-            created: state.with_status(Status::Created).to_json(),
-        }
-    }
 }
 
 impl Report {
@@ -103,7 +81,7 @@ impl Reply {
     pub fn name(&self) -> &'static str {
         match self {
             Reply::Proceed => "Proceed",
-            Reply::States(_) => "the state",
+            Reply::State(_) => "the state",
             Reply::MountSource(_) => "a mount source",
         }
     }
@@ -150,10 +128,9 @@ impl Wire for Reply {
     fn put(&self, out: &mut Vec<u8>) {
         match self {
             Reply::Proceed => out.push(0),
-            Reply::States(s) => {
+            Reply::State(s) => {
                 out.push(1);
-                put_str(out, &s.creating);
-                put_str(out, &s.created);
+                s.put(out);
             }
             Reply::MountSource(i) => {
                 out.push(2);
@@ -165,17 +142,15 @@ impl Wire for Reply {
     fn get(r: &mut Reader) -> Option<Self> {
         Some(match r.u8()? {
             0 => Reply::Proceed,
-            1 => Reply::States(HookStates {
-                creating: r.str()?,
-                created: r.str()?,
-            }),
+            1 => Reply::State(husk_spec::State::get(r)?),
             2 => Reply::MountSource(r.u32()? as usize),
             _ => return None,
         })
     }
 }
 
-const MAX_MSG: usize = 64 * 1024;
+/// The receive buffer of a chain message, unless the message is larger.
+const SMALL_MSG: usize = 4096;
 
 /// One end of the pair: sends `S`, receives `R`.
 pub struct Channel<S, R> {
@@ -245,7 +220,22 @@ fn send_bytes(sock: &OwnedFd, data: &[u8], fd: Option<RawFd>) -> std::io::Result
 
 fn recv_bytes(sock: &OwnedFd) -> std::io::Result<(Vec<u8>, Option<OwnedFd>)> {
     {
-        let mut buf = vec![0u8; MAX_MSG];
+        // Most messages are a few bytes; the state (its annotations) can be
+        // far larger: a peek with MSG_TRUNC says how large this one is.
+        let mut buf = vec![0u8; SMALL_MSG];
+        let whole = loop {
+            match nix::sys::socket::recv(
+                sock.as_raw_fd(),
+                &mut buf,
+                MsgFlags::MSG_PEEK | MsgFlags::MSG_TRUNC,
+            ) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => break other?,
+            }
+        };
+        if whole > buf.len() {
+            buf.resize(whole, 0);
+        }
         let mut cmsg_space = nix::cmsg_space!([RawFd; 1]);
         let (n, fd) = {
             let mut iov = [IoSliceMut::new(&mut buf)];
@@ -387,6 +377,27 @@ mod tests {
             caller.next().unwrap_err().kind,
             crate::error::ErrorKind::Exited
         );
+    }
+
+    #[test]
+    fn a_large_state_crosses_whole() {
+        let (caller, child) = pair().unwrap();
+        let state = husk_spec::State {
+            oci_version: "1.3.0".into(),
+            id: "big".into(),
+            pid: 1,
+            status: husk_spec::Status::Creating,
+            bundle: "/b".into(),
+            rootfs: "/b/r".into(),
+            created: String::new(),
+            owner: String::new(),
+            annotations: [("k".to_string(), "x".repeat(150 * 1024))].into(),
+        };
+        caller.reply(&Reply::State(state.clone())).unwrap();
+        match child.recv_reply().unwrap() {
+            (Reply::State(got), _) => assert_eq!(got, state),
+            (m, _) => panic!("got {}", m.name()),
+        }
     }
 
     #[test]

@@ -71,8 +71,12 @@ const KINDS: [ErrorKind; 5] = [
 impl Wire for Error {
     fn put(&self, out: &mut Vec<u8>) {
         out.push(KINDS.iter().position(|k| *k == self.kind).unwrap_or(1) as u8);
-        // errno + 1, 0 for none (errnos are positive).
-        put_u32(out, self.errno.map_or(0, |e| e as u32 + 1));
+        // errno + 1, 0 for none (errnos are positive; anything else is
+        // sent as none).
+        let errno = self
+            .errno
+            .and_then(|e| u32::try_from(e).ok()?.checked_add(1));
+        put_u32(out, errno.unwrap_or(0));
         match &self.field {
             Some(f) => {
                 out.push(1);
@@ -88,10 +92,85 @@ impl Wire for Error {
         let errno = r.u32()?.checked_sub(1).map(|e| e as i32);
         let field = match r.u8()? {
             0 => None,
-            _ => Some(r.str()?),
+            1 => Some(r.str()?),
+            _ => return None,
         };
         let detail = r.str()?;
         Some(Error::new(kind, field, detail).with_errno(errno))
+    }
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_u32(out, b.len() as u32);
+    out.extend_from_slice(b);
+}
+
+impl Reader<'_> {
+    pub fn path(&mut self) -> Option<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStringExt;
+        let n = self.u32()? as usize;
+        if n > self.0.len() {
+            return None;
+        }
+        let (s, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(std::ffi::OsString::from_vec(s.to_vec()).into())
+    }
+}
+
+const STATUSES: [husk_spec::Status; 5] = [
+    husk_spec::Status::Creating,
+    husk_spec::Status::Created,
+    husk_spec::Status::Running,
+    husk_spec::Status::Paused,
+    husk_spec::Status::Stopped,
+];
+
+/// The state document, typed, for the init's hooks (it writes the JSON
+/// itself, for each status it runs hooks in).
+impl Wire for husk_spec::State {
+    fn put(&self, out: &mut Vec<u8>) {
+        use std::os::unix::ffi::OsStrExt;
+        put_str(out, &self.oci_version);
+        put_str(out, &self.id);
+        put_u32(out, self.pid as u32);
+        out.push(STATUSES.iter().position(|s| *s == self.status).unwrap_or(0) as u8);
+        put_bytes(out, self.bundle.as_os_str().as_bytes());
+        put_bytes(out, self.rootfs.as_os_str().as_bytes());
+        put_str(out, &self.created);
+        put_str(out, &self.owner);
+        put_u32(out, self.annotations.len() as u32);
+        for (k, v) in &self.annotations {
+            put_str(out, k);
+            put_str(out, v);
+        }
+    }
+
+    fn get(r: &mut Reader) -> Option<Self> {
+        let oci_version = r.str()?;
+        let id = r.str()?;
+        let pid = r.u32()? as i32;
+        let status = *STATUSES.get(r.u8()? as usize)?;
+        let bundle = r.path()?;
+        let rootfs = r.path()?;
+        let created = r.str()?;
+        let owner = r.str()?;
+        let mut annotations = std::collections::BTreeMap::new();
+        for _ in 0..r.u32()? {
+            let k = r.str()?;
+            annotations.insert(k, r.str()?);
+        }
+        Some(husk_spec::State {
+            oci_version,
+            id,
+            pid,
+            status,
+            bundle,
+            rootfs,
+            created,
+            owner,
+            annotations,
+        })
     }
 }
 
@@ -108,6 +187,28 @@ mod tests {
         ] {
             assert_eq!(Error::decode(&e.encode()), Some(e));
         }
+    }
+
+    #[test]
+    fn a_state_round_trips() {
+        let s = husk_spec::State {
+            oci_version: "1.3.0".into(),
+            id: "c1".into(),
+            pid: 4242,
+            status: husk_spec::Status::Creating,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: "2026-12-05T00:00:00Z".into(),
+            owner: String::new(),
+            annotations: [("k".to_string(), "v".repeat(100_000))].into(),
+        };
+        assert_eq!(husk_spec::State::decode(&s.encode()), Some(s));
+    }
+
+    #[test]
+    fn a_negative_errno_is_sent_as_none() {
+        let e = Error::system("netlink").with_errno(Some(-1));
+        assert_eq!(Error::decode(&e.encode()).unwrap().errno, None);
     }
 
     #[test]
