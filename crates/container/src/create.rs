@@ -5,9 +5,9 @@
 //! provision on, a failure tears down what was made with the code
 //! `delete` runs (crate::teardown).
 
-use crate::state::{lock_dir, Container, StateData, START_SOCKET};
+use crate::state::{resolve_cgroup, Container, StateData, START_SOCKET};
 use crate::teardown::Provisioned;
-use crate::{time, ContainerError};
+use crate::ContainerError;
 use husk_cgroups::Cgroup;
 use husk_host::hooks;
 use husk_process::{InitArgs, Parent};
@@ -121,10 +121,7 @@ fn prepare(opts: &CreateOptions) -> Result<Prepared, ContainerError> {
         return Err(ContainerError::Exists(opts.id.clone()));
     }
     let linux = spec.linux_or_default();
-    let cgroup = match opts.systemd_cgroup {
-        true => Cgroup::resolve_systemd(linux.cgroups_path.as_deref(), &opts.id)?,
-        false => Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?,
-    };
+    let cgroup = resolve_cgroup(opts.systemd_cgroup, linux.cgroups_path.as_deref(), &opts.id)?;
     // runtime-spec 1.3.0: a cgroup that is not fit for the container is an
     // error. A frozen one would hold the init in the refrigerator forever
     // (runc: "container's cgroup unexpectedly frozen"); checked before
@@ -171,14 +168,6 @@ fn provision(
     opts: &CreateOptions,
     p: &mut Prepared,
 ) -> Result<(Provisioned, ForInit), ContainerError> {
-    let dir = crate::state::make_dir(&opts.root, &opts.id)?;
-    let lock = match lock_dir(&dir, &opts.id) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = crate::teardown::remove_state_dir(&dir);
-            return Err(e);
-        }
-    };
     let linux = p.spec.linux_or_default();
     let host_mounts_before = (!linux
         .namespaces
@@ -192,24 +181,12 @@ fn provision(
             .collect()
     });
     let state = StateData {
-        id: opts.id.clone(),
-        bundle: p.bundle.clone(),
-        rootfs: p.rootfs.clone(),
-        pid: 0,
-        pid_start: 0,
-        created: time::now_rfc3339(),
-        owner: String::new(),
-        annotations: p.spec.annotations.clone(),
-        pid_ns: None,
-        cgroup: Some(p.cgroup.clone()),
-        creating: true,
-        hooks: p.spec.hooks.clone(),
         host_mounts_before,
         intel_rdt: linux.intel_rdt.clone(),
-        resources: linux.resources.clone(),
-        host_mount: None,
+        ..StateData::creating(&opts.id, &p.bundle, &p.rootfs, &p.spec, &p.cgroup)
     };
-    let mut made = Provisioned::new(Container::new(dir.clone(), lock, state));
+    let mut made = Provisioned::start(&opts.root, state)?;
+    let dir = made.dir.clone();
     if let Some(j) = &p.seccomp_json {
         crate::seccomp::save_profile(&dir, j)?;
     }

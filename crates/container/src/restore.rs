@@ -2,10 +2,9 @@
 //! a (possibly new) id, with its cgroup made from the bundle's config.
 
 use crate::checkpoint::{base_opts, criu_err, external_mounts, open_dir, with_log, CriuFlags};
-use crate::state::{lock_dir, Container, StateData};
+use crate::state::{Container, StateData};
 use crate::teardown::Provisioned;
-use crate::{time, ContainerError};
-use husk_cgroups::Cgroup;
+use crate::ContainerError;
 use husk_criu::{rpc, ReqType};
 use husk_host::hooks;
 use nix::mount::{mount, MsFlags};
@@ -84,40 +83,14 @@ pub fn restore(opts: &RestoreOptions) -> Result<Container, ContainerError> {
         o.lsm_mount_context = opts.lsm_mount_context.clone();
     }
 
-    let dir = crate::state::make_dir(&opts.root, &opts.id)?;
-    let lock = match lock_dir(&dir, &opts.id) {
-        Ok(l) => l,
-        Err(e) => {
-            let _ = crate::teardown::remove_state_dir(&dir);
-            return Err(e);
-        }
-    };
     let linux = spec.linux_or_default();
-    let cgroup = match opts.systemd_cgroup {
-        true => Cgroup::resolve_systemd(linux.cgroups_path.as_deref(), &opts.id)?,
-        false => Cgroup::resolve(linux.cgroups_path.as_deref(), &opts.id)?,
-    };
-    let state = StateData {
-        id: opts.id.clone(),
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
-        pid: 0,
-        pid_start: 0,
-        created: time::now_rfc3339(),
-        owner: String::new(),
-        annotations: spec.annotations.clone(),
-        pid_ns: None,
-        cgroup: Some(cgroup.clone()),
-        creating: true,
-        hooks: spec.hooks.clone(),
-        host_mounts_before: None,
-        intel_rdt: None,
-        resources: linux.resources.clone(),
-        host_mount: None,
-    };
+    let cgroup =
+        crate::state::resolve_cgroup(opts.systemd_cgroup, linux.cgroups_path.as_deref(), &opts.id)?;
+    let state = StateData::creating(&opts.id, &bundle, &rootfs, &spec, &cgroup);
     // From here a failure tears down what the state records (the code
     // `delete` runs), as for create.
-    let mut c = Provisioned::new(Container::new(dir.clone(), lock, state));
+    let mut c = Provisioned::start(&opts.root, state)?;
+    let dir = c.dir.clone();
     c.save()?;
     cgroup.create(linux.resources.as_ref())?;
     c.state.cgroup = Some(cgroup.clone());

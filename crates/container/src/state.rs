@@ -105,6 +105,50 @@ pub(crate) fn lock_dir(dir: &Path, id: &str) -> Result<DirHandle, ContainerError
     Ok(DirHandle::Locked(locked))
 }
 
+impl StateData {
+    /// The record of a container being made (create, restore) from its
+    /// bundle: no init yet, its cgroup as planned.
+    pub(crate) fn creating(
+        id: &str,
+        bundle: &Path,
+        rootfs: &Path,
+        spec: &husk_spec::Spec,
+        cgroup: &husk_cgroups::Cgroup,
+    ) -> StateData {
+        StateData {
+            id: id.to_string(),
+            bundle: bundle.to_path_buf(),
+            rootfs: rootfs.to_path_buf(),
+            pid: 0,
+            pid_start: 0,
+            created: crate::time::now_rfc3339(),
+            owner: String::new(),
+            annotations: spec.annotations.clone(),
+            pid_ns: None,
+            cgroup: Some(cgroup.clone()),
+            creating: true,
+            hooks: spec.hooks.clone(),
+            host_mounts_before: None,
+            intel_rdt: None,
+            resources: spec.linux.as_ref().and_then(|l| l.resources.clone()),
+            host_mount: None,
+        }
+    }
+}
+
+/// The container's cgroup as the driver asked for resolves it (create,
+/// restore). Makes nothing.
+pub(crate) fn resolve_cgroup(
+    systemd: bool,
+    cgroups_path: Option<&str>,
+    id: &str,
+) -> Result<husk_cgroups::Cgroup, ContainerError> {
+    Ok(match systemd {
+        true => husk_cgroups::Cgroup::resolve_systemd(cgroups_path, id)?,
+        false => husk_cgroups::Cgroup::resolve(cgroups_path, id)?,
+    })
+}
+
 /// Makes `<root>` (0700, if missing) and the container's own directory
 /// `<root>/<id>` (0700), which must not exist: create's and restore's start.
 pub(crate) fn make_dir(root: &Path, id: &str) -> Result<PathBuf, ContainerError> {

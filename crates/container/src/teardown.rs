@@ -16,25 +16,33 @@ use std::path::Path;
 /// cannot be removed stops `delete` with the state kept, so that it can be
 /// run again.
 pub(crate) fn teardown(c: &Container, status: Status) -> Result<(), ContainerError> {
-    teardown_as(c, status, true, false)
+    teardown_as(c, status, By::Delete)
 }
 
-/// `may_hold_ours`: whether the cgroup may hold processes of this
-/// container's that the state does not name (after a create killed before
-/// it saved its init's pid, or CRIU's restored tasks), which are then
-/// killed with everything else in it. A create that failed in this
-/// process knows better: with no init yet, nothing in the cgroup is its
-/// own, and another container's processes there are left alone.
-/// `best_effort` (a failed create or restore, undoing itself): a cgroup
-/// that cannot be removed is reported and the rest goes on, so that no
-/// state directory is left for a container that never was.
-fn teardown_as(
-    c: &Container,
-    status: Status,
-    may_hold_ours: bool,
-    best_effort: bool,
-) -> Result<(), ContainerError> {
+/// Who tears down, which decides two things.
+#[derive(Clone, Copy)]
+enum By {
+    /// `delete` (or checkpoint), from the saved state: the cgroup may hold
+    /// processes of the container's that the state does not name (a create
+    /// killed before it saved its init's pid), killed with everything else
+    /// in it; a cgroup that cannot be removed stops it, state kept.
+    Delete,
+    /// A create or restore undoing itself (Provisioned). `may_hold_ours`:
+    /// as for delete, once something of the container's may be in its
+    /// cgroup unnamed (restore: CRIU and what it restores); a create knows
+    /// better: with no init yet, nothing there is its own, and another
+    /// container's processes are left alone. A cgroup that cannot be
+    /// removed is reported and the rest goes on, so that no state
+    /// directory is left for a container that never was.
+    Undo { may_hold_ours: bool },
+}
+
+fn teardown_as(c: &Container, status: Status, by: By) -> Result<(), ContainerError> {
     let started = c.state.pid > 0;
+    let (may_hold_ours, best_effort) = match by {
+        By::Delete => (true, false),
+        By::Undo { may_hold_ours } => (may_hold_ours, true),
+    };
     if status != Status::Stopped && started {
         if status == Status::Paused {
             if let Some(cg) = &c.state.cgroup {
@@ -77,7 +85,7 @@ fn teardown_as(
 /// `delete --force` (after a create that was killed) undo the same.
 pub(crate) struct Provisioned {
     c: Option<Container>,
-    /// See [`teardown_as`]. False until something of the container's may
+    /// See [`By::Undo`]. False until something of the container's may
     /// be in its cgroup without the state naming it: never for create,
     /// whose in-memory state names its init as soon as it exists; for
     /// restore, from when CRIU joins the cgroup.
@@ -85,11 +93,24 @@ pub(crate) struct Provisioned {
 }
 
 impl Provisioned {
-    pub(crate) fn new(c: Container) -> Self {
-        Provisioned {
-            c: Some(c),
+    /// Makes and locks `<root>/<id>` for the record `state` (not yet
+    /// saved): from here, dropping the value undoes what the record says.
+    pub(crate) fn start(
+        root: &Path,
+        state: crate::state::StateData,
+    ) -> Result<Self, ContainerError> {
+        let dir = crate::state::make_dir(root, &state.id)?;
+        let lock = match crate::state::lock_dir(&dir, &state.id) {
+            Ok(l) => l,
+            Err(e) => {
+                let _ = remove_state_dir(&dir);
+                return Err(e);
+            }
+        };
+        Ok(Provisioned {
+            c: Some(Container::new(dir, lock, state)),
             may_hold_ours: false,
-        }
+        })
     }
 
     /// Processes of the container's may now be in its cgroup before their
@@ -120,7 +141,13 @@ impl std::ops::DerefMut for Provisioned {
 impl Drop for Provisioned {
     fn drop(&mut self) {
         if let Some(c) = &self.c {
-            if let Err(e) = teardown_as(c, Status::Creating, self.may_hold_ours, true) {
+            if let Err(e) = teardown_as(
+                c,
+                Status::Creating,
+                By::Undo {
+                    may_hold_ours: self.may_hold_ours,
+                },
+            ) {
                 tracing::warn!("cleanup after a failed create: {e}");
             }
         }

@@ -61,16 +61,25 @@ pub enum Reply {
     MountSource(usize),
 }
 
+impl Step {
+    /// For protocol errors.
+    pub fn name(self) -> &'static str {
+        match self {
+            Step::MapIds => "MapIds",
+            Step::MountSources => "MountSources",
+            Step::CreateHooks => "CreateHooks",
+            Step::Console => "Console",
+            Step::SeccompListener => "SeccompListener",
+            Step::Ready => "Ready",
+        }
+    }
+}
+
 impl Report {
     /// For protocol errors (no Debug in the binary: it only names).
     pub fn name(&self) -> &'static str {
         match self {
-            Report::At(Step::MapIds) => "MapIds",
-            Report::At(Step::MountSources) => "MountSources",
-            Report::At(Step::CreateHooks) => "CreateHooks",
-            Report::At(Step::Console) => "Console",
-            Report::At(Step::SeccompListener) => "SeccompListener",
-            Report::At(Step::Ready) => "Ready",
+            Report::At(s) => s.name(),
             Report::Pid(_) => "the pid",
             Report::Failed(_) => "a failure",
         }
@@ -289,8 +298,9 @@ impl ChildEnd {
 
     /// Reports reaching `step` without waiting.
     pub fn report_at(&self, step: Step, fd: Option<RawFd>) -> Result<()> {
-        self.send_with_fd(&Report::At(step), fd)
-            .map_err(|e| Error::exited(format!("report {step:?} to the caller: {e}")).errno(e))
+        self.send_with_fd(&Report::At(step), fd).map_err(|e| {
+            Error::exited(format!("report {} to the caller: {e}", step.name())).errno(e)
+        })
     }
 
     /// Waits for `Proceed`.
@@ -317,7 +327,8 @@ impl CallerEnd {
         match self.next()? {
             (Report::At(s), fd) if s == step => Ok(fd),
             (other, _) => Err(Error::protocol(format!(
-                "protocol error: expected {step:?}, got {}",
+                "protocol error: expected {}, got {}",
+                step.name(),
                 other.name()
             ))),
         }
@@ -326,7 +337,10 @@ impl CallerEnd {
     /// The same for a step that hands over a descriptor.
     pub fn expect_fd(&self, step: Step) -> Result<OwnedFd> {
         self.expect(step)?.ok_or_else(|| {
-            Error::protocol(format!("protocol error: {step:?} without a descriptor"))
+            Error::protocol(format!(
+                "protocol error: {} without a descriptor",
+                step.name()
+            ))
         })
     }
 

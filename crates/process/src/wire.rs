@@ -40,14 +40,24 @@ impl Reader<'_> {
         Some(u32::from_le_bytes(*b))
     }
 
-    pub fn str(&mut self) -> Option<String> {
+    /// A length-prefixed run of bytes.
+    pub fn bytes(&mut self) -> Option<&[u8]> {
         let n = self.u32()? as usize;
         if n > self.0.len() {
             return None;
         }
         let (s, rest) = self.0.split_at(n);
         self.0 = rest;
-        String::from_utf8(s.to_vec()).ok()
+        Some(s)
+    }
+
+    pub fn str(&mut self) -> Option<String> {
+        String::from_utf8(self.bytes()?.to_vec()).ok()
+    }
+
+    pub fn path(&mut self) -> Option<std::path::PathBuf> {
+        use std::os::unix::ffi::OsStringExt;
+        Some(std::ffi::OsString::from_vec(self.bytes()?.to_vec()).into())
     }
 }
 
@@ -56,8 +66,12 @@ pub fn put_u32(out: &mut Vec<u8>, v: u32) {
 }
 
 pub fn put_str(out: &mut Vec<u8>, s: &str) {
-    put_u32(out, s.len() as u32);
-    out.extend_from_slice(s.as_bytes());
+    put_bytes(out, s.as_bytes());
+}
+
+fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
+    put_u32(out, b.len() as u32);
+    out.extend_from_slice(b);
 }
 
 const KINDS: [ErrorKind; 5] = [
@@ -97,24 +111,6 @@ impl Wire for Error {
         };
         let detail = r.str()?;
         Some(Error::new(kind, field, detail).with_errno(errno))
-    }
-}
-
-fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
-    put_u32(out, b.len() as u32);
-    out.extend_from_slice(b);
-}
-
-impl Reader<'_> {
-    pub fn path(&mut self) -> Option<std::path::PathBuf> {
-        use std::os::unix::ffi::OsStringExt;
-        let n = self.u32()? as usize;
-        if n > self.0.len() {
-            return None;
-        }
-        let (s, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Some(std::ffi::OsString::from_vec(s.to_vec()).into())
     }
 }
 
